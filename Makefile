@@ -1,0 +1,51 @@
+# Two commands: `make lab` opens the course, `make test` runs every check.
+# Both set up what they need first: a .venv with the package, and (for tests)
+# Debian's chromium for the browser tests.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+PORT   ?= 8888
+
+.PHONY: lab test lint chromium release grade bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+chromium:
+	@if [ -x "$(CHROMIUM)" ]; then \
+	  echo "chromium: $$($(CHROMIUM) --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	  && echo "chromium: installed $$($(CHROMIUM) --version 2>/dev/null)"; \
+	else \
+	  echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests need it)" >&2; exit 1; \
+	fi
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --port=$(PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check wslearn tests benchmarks notebooks
+
+test: $(STAMP) chromium lint
+	$(BIN)/python -m pytest
+
+release: $(STAMP)
+	$(BIN)/python -m wslearn release --out student
+
+grade: $(STAMP)
+	$(BIN)/python -m pytest --grade student -p no:cacheprovider tests/test_grading_entry.py
+
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) student .pytest_cache .ruff_cache
