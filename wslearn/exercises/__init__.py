@@ -1,0 +1,255 @@
+"""Exercise checks: instant feedback in the notebook, the same checks in pytest.
+
+An exercise in a notebook is a code cell holding the reference solution
+between nbgrader's ``### BEGIN SOLUTION`` / ``### END SOLUTION`` markers,
+followed by a cell that calls ``check("name", obj)``. The checks themselves
+live here, one module per notebook (``nb00_why.py``, ``nb01_handshake.py``,
+...), each registering its exercises with ``@exercise``::
+
+    @exercise("accept_key", notebook="01_handshake")
+    def _(accept_key):
+        yield case("RFC 6455 example", lambda: accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+                   "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", hint="SHA-1 of key + GUID, then base64")
+
+A checker receives the learner's object and yields ``Result``s (``case``
+builds one and turns exceptions into readable failures). It may also be an
+``async def`` returning a list, for checks that need a live connection.
+
+``check()`` prints a pass/fail table (HTML in Jupyter) and also emits the
+results as ``application/vnd.wslearn.check+json``, which is what the grader
+(``wslearn.grading``) reads back from an executed notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import inspect
+import pkgutil
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MIME = "application/vnd.wslearn.check+json"
+NOT_WRITTEN = "not written yet: replace `raise NotImplementedError` with your solution"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one case of one exercise."""
+
+    case: str
+    passed: bool
+    message: str = ""  # for a failure: what went wrong and a hint
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    notebook: str
+    checker: Callable[[Any], Any]
+    summary: str = ""
+
+
+@dataclass
+class Report:
+    """All results of one ``check()`` call; truthy when every case passed."""
+
+    exercise: str
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.passed for r in self.results)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exercise": self.exercise,
+            "passed": self.passed,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    def __str__(self) -> str:
+        score = sum(r.passed for r in self.results)
+        lines = [f"{self.exercise}: {score}/{len(self.results)} cases passed"]
+        for r in self.results:
+            mark = "PASS" if r.passed else "FAIL"
+            lines.append(f"  {mark}  {r.case}" + (f"  → {r.message}" if not r.passed else ""))
+        if self.passed:
+            lines.append("  Well done!")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{'✅' if r.passed else '❌'}</td><td>{html.escape(r.case)}</td>"
+            f"<td>{'' if r.passed else html.escape(r.message)}</td></tr>"
+            for r in self.results
+        )
+        score = sum(r.passed for r in self.results)
+        verdict = "Well done!" if self.passed else "Not yet: read the hints and try again."
+        return (
+            f"<b>{html.escape(self.exercise)}</b>: {score}/{len(self.results)} cases passed. "
+            f"{verdict}<table><tr><th></th><th>case</th><th>hint</th></tr>{rows}</table>"
+        )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return {"text/plain": str(self), "text/html": self._repr_html_(), MIME: self.to_json()}
+
+
+_REGISTRY: dict[str, Exercise] = {}
+_loaded = False
+
+
+def exercise(name: str, *, notebook: str, summary: str = "") -> Callable[[Callable], Callable]:
+    """Register the checker of exercise ``name`` (one per name)."""
+
+    def register(checker: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        if name in _REGISTRY and _REGISTRY[name].checker is not checker:
+            raise ValueError(f"exercise {name!r} is registered twice")
+        _REGISTRY[name] = Exercise(name, notebook, checker, summary or (checker.__doc__ or ""))
+        return checker
+
+    return register
+
+
+def registry() -> dict[str, Exercise]:
+    """Every exercise of the course, by name (imports the check modules once)."""
+    global _loaded
+    if not _loaded:
+        for module in pkgutil.iter_modules(__path__):
+            importlib.import_module(f"{__name__}.{module.name}")
+        _loaded = True
+    return dict(_REGISTRY)
+
+
+def for_notebook(notebook: str) -> list[str]:
+    """Names of the exercises that belong to ``notebook`` (its file stem)."""
+    return [e.name for e in registry().values() if e.notebook == notebook]
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):
+        return NOT_WRITTEN
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (line {frame[0].lineno})" if frame else ""
+    return f"raised {type(exc).__name__}: {exc}{where}"
+
+
+_MISSING = object()
+
+
+def case(
+    description: str,
+    compute: Callable[[], Any],
+    expected: Any = _MISSING,
+    *,
+    hint: str = "",
+    compare: Callable[[Any, Any], bool] | None = None,
+) -> Result:
+    """Run one case: call ``compute()`` and compare with ``expected``.
+
+    With ``expected`` omitted, ``compute`` passes when it returns a truthy
+    value. Exceptions become failures that name the exception, so a learner
+    sees "raised KeyError: 'Upgrade'" rather than a traceback.
+    """
+    try:
+        got = compute()
+    except Exception as exc:
+        return Result(description, False, _join(_describe_error(exc), hint))
+    if expected is _MISSING:
+        return Result(description, bool(got), "" if got else hint)
+    same = compare(got, expected) if compare else got == expected
+    if same:
+        return Result(description, True)
+    return Result(
+        description, False, _join(f"got {_short(got)}, expected {_short(expected)}", hint)
+    )
+
+
+def raises(
+    description: str,
+    compute: Callable[[], Any],
+    error: type[BaseException] | tuple[type[BaseException], ...],
+    *,
+    hint: str = "",
+    where: Callable[[BaseException], bool] = lambda exc: True,
+) -> Result:
+    """Run one case that must raise ``error`` (and satisfy ``where``)."""
+    try:
+        got = compute()
+    except NotImplementedError as exc:
+        if isinstance(error, type) and issubclass(NotImplementedError, error):
+            return Result(description, where(exc), hint)
+        return Result(description, False, NOT_WRITTEN)
+    except error as exc:
+        return Result(description, where(exc), "" if where(exc) else hint)
+    except Exception as exc:
+        return Result(description, False, _join(_describe_error(exc), hint))
+    return Result(description, False, _join(f"returned {_short(got)} instead of raising", hint))
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def run_checker(name: str, obj: Any) -> Report:
+    """Run exercise ``name``'s checks on ``obj`` and return the report (no display)."""
+    exercises = registry()
+    if name not in exercises:
+        raise KeyError(f"no exercise named {name!r}; known: {', '.join(sorted(exercises))}")
+    report = Report(name)
+    try:
+        outcome = exercises[name].checker(obj)
+        if inspect.isawaitable(outcome):
+            from wslearn.jupyter import run
+
+            outcome = run(outcome)
+        for result in outcome:
+            report.results.append(result)
+    except Exception as exc:  # a checker must not crash on a learner's mistake
+        report.results.append(Result("running the checks", False, _describe_error(exc)))
+    return report
+
+
+def check(name: str, obj: Any) -> None:
+    """Check a learner's solution of exercise ``name`` and show a pass/fail table.
+
+    In Jupyter the report is displayed as a table (and as JSON the grader
+    reads); in a script it is printed. Use ``run_checker`` to get the
+    ``Report`` itself.
+    """
+    report = run_checker(name, obj)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # plain Python without IPython
+        print(report)
+    else:
+        if get_ipython() is not None:
+            display(report)
+        else:
+            print(report)
+
+
+__all__ = [
+    "MIME",
+    "Exercise",
+    "Report",
+    "Result",
+    "case",
+    "check",
+    "exercise",
+    "for_notebook",
+    "raises",
+    "registry",
+    "run_checker",
+]

@@ -1,0 +1,284 @@
+"""Local WebSocket servers for the course, on 127.0.0.1 and an OS-chosen port.
+
+The seed's examples talked to a public echo host that no longer exists, and
+the course runs offline, so every demo talks to one of these instead:
+
+- ``echo()``: sends every text or binary message straight back.
+- ``subprotocol(("chat.v2", "chat.v1"))``: negotiates a subprotocol, then echoes.
+- ``closer()``: closes with the code and reason the client asks for (query
+  ``?code=4000&reason=bye``, or a message ``close 4000 bye``); code 1005
+  sends a close frame with no status and 1006 cuts TCP without any close frame.
+- ``reject(403)``: refuses every handshake with that HTTP status.
+
+Each factory returns a ``LocalServer``. In a test or script use it as an async
+context manager::
+
+    async with servers.echo() as server:
+        print(server.url)
+
+In a notebook, ``await servers.start("echo")`` starts it in the background of
+the kernel's running loop, where it keeps serving after the cell ends; running
+the cell again stops the previous server of that name first, so no port leaks.
+
+They are built on ``websockets``' asyncio server with ``compression=None`` by
+default, so the bytes a wire tap records are the bytes a learner can decode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+Handler = Callable[[ServerConnection], Awaitable[None]]
+
+LOOPBACK = "127.0.0.1"
+
+
+def check_loopback(host: str, *, allow_remote: bool = False) -> None:
+    """Refuse to bind anything but loopback unless ``allow_remote`` is set.
+
+    A classroom machine should not expose a demo server to the network by
+    accident; binding elsewhere has to be asked for explicitly.
+    """
+    if allow_remote:
+        return
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(
+        f"refusing to bind {host!r}: course servers listen on loopback only "
+        "(pass allow_remote=True to override)"
+    )
+
+
+@dataclass
+class LocalServer:
+    """A ``websockets`` server with a name, bound to loopback, started on demand."""
+
+    name: str
+    handler: Handler
+    host: str = LOOPBACK
+    port: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    pages: Mapping[str, str] = field(default_factory=dict)
+    allow_remote: bool = False
+    _server: Server | None = field(default=None, init=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The ``ws://`` URL to connect to (the real port once started)."""
+        return f"ws://{self.host}:{self.bound_port}"
+
+    @property
+    def http_url(self) -> str:
+        """The ``http://`` URL of the same port, for the pages it serves."""
+        return f"http://{self.host}:{self.bound_port}"
+
+    @property
+    def bound_port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"server {self.name!r} is not running")
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    async def start(self) -> LocalServer:
+        check_loopback(self.host, allow_remote=self.allow_remote)
+        if self._server is not None:
+            return self
+        options = {"compression": None, **self.options}
+        if self.pages:
+            options.setdefault("process_request", self._serve_page)
+        self._server = await serve(
+            self.handler, self.host, self.port, family=socket.AF_INET, **options
+        )
+        return self
+
+    async def stop(self) -> None:
+        """Close the listening socket and every open connection (code 1001)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        async with asyncio.timeout(5):
+            await server.wait_closed()
+
+    async def __aenter__(self) -> LocalServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _serve_page(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path not in self.pages or "upgrade" in request.headers.get("Connection", "").lower():
+            return None
+        body = self.pages[path].encode()
+        headers = Headers(
+            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+        )
+        return Response(200, "OK", headers, body)
+
+    def __repr__(self) -> str:
+        where = self.url if self.running else "stopped"
+        return f"<LocalServer {self.name} {where}>"
+
+
+# -- handlers -----------------------------------------------------------------
+
+
+async def echo_handler(ws: ServerConnection) -> None:
+    """Send each message back with the same type (text stays text)."""
+    try:
+        async for message in ws:
+            await ws.send(message)
+    except ConnectionClosed:
+        pass
+
+
+async def close_with(ws: ServerConnection, code: int, reason: str = "") -> None:
+    """Close ``ws`` with ``code``; 1005 sends an empty close frame, 1006 cuts TCP."""
+    if code == 1006:
+        ws.transport.abort()
+    elif code == 1005:
+        await ws.close(code=None)  # type: ignore[arg-type]  # None: a close frame with no body
+    else:
+        await ws.close(code, reason)
+
+
+async def closer_handler(ws: ServerConnection) -> None:
+    """Close as asked: by the query string on connect, or by a ``close CODE REASON`` message."""
+    query = parse_qs(urlsplit(ws.request.path).query) if ws.request else {}
+    if "code" in query:
+        delay = float(query.get("delay", ["0"])[0])
+        if delay:
+            await asyncio.sleep(min(delay, 10.0))
+        await close_with(ws, int(query["code"][0]), query.get("reason", [""])[0])
+        return
+    try:
+        async for message in ws:
+            if isinstance(message, str) and message.startswith("close "):
+                _, code, *reason = message.split(" ", 2)
+                await close_with(ws, int(code), reason[0] if reason else "")
+                return
+            await ws.send(message)
+    except ConnectionClosed:
+        pass
+
+
+def first_supported(
+    supported: Iterable[str],
+) -> Callable[[ServerConnection, list[str]], str | None]:
+    """Pick the first subprotocol in the client's list that the server supports.
+
+    ``websockets`` lets the server's own order win by default; the RFC leaves
+    the choice to the server. The course follows the client's preference and,
+    unlike ``websockets``' default, accepts a client that offers none.
+    """
+    supported = tuple(supported)
+
+    def select(connection: ServerConnection, offered: list[str]) -> str | None:
+        return next((p for p in offered if p in supported), None)
+
+    return select
+
+
+# -- factories ----------------------------------------------------------------
+
+
+def echo(**options: Any) -> LocalServer:
+    """An echo server (text and binary); ``options`` go to ``websockets.serve``."""
+    return LocalServer("echo", echo_handler, **_split(options))
+
+
+def subprotocol(supported: Iterable[str] = ("chat.v2", "chat.v1"), **options: Any) -> LocalServer:
+    """An echo server that negotiates one of ``supported`` (client's order wins)."""
+    supported = tuple(supported)
+    options.setdefault("subprotocols", list(supported))
+    options.setdefault("select_subprotocol", first_supported(supported))
+    return LocalServer("subprotocol", echo_handler, **_split(options))
+
+
+def closer(**options: Any) -> LocalServer:
+    """A server that closes with whatever code and reason the client asks for."""
+    return LocalServer("closer", closer_handler, **_split(options))
+
+
+def reject(status: int = HTTPStatus.FORBIDDEN, **options: Any) -> LocalServer:
+    """A server that answers every handshake with ``status`` instead of 101."""
+
+    def refuse(connection: ServerConnection, request: Request) -> Response:
+        return connection.respond(status, f"{HTTPStatus(status).phrase}\n")
+
+    options["process_request"] = refuse
+    return LocalServer(f"reject-{int(status)}", echo_handler, **_split(options))
+
+
+FACTORIES: dict[str, Callable[..., LocalServer]] = {
+    "echo": echo,
+    "subprotocol": subprotocol,
+    "closer": closer,
+    "reject": reject,
+}
+
+_LOCAL_FIELDS = ("host", "port", "pages", "allow_remote")
+
+
+def _split(options: dict[str, Any]) -> dict[str, Any]:
+    """Separate ``LocalServer`` fields from the options for ``websockets.serve``."""
+    mine = {k: options.pop(k) for k in _LOCAL_FIELDS if k in options}
+    return {**mine, "options": options}
+
+
+# -- background servers for notebooks -------------------------------------------
+
+_running: dict[str, LocalServer] = {}
+
+
+async def start(server: str | LocalServer, **options: Any) -> LocalServer:
+    """Start a server in the background of the running loop and return it.
+
+    ``server`` is a factory name (``"echo"``, ``"subprotocol"``, ``"closer"``,
+    ``"reject"``) or a ``LocalServer``. A server started earlier under the same
+    name is stopped first, so re-running a notebook cell never leaks a port.
+    """
+    if isinstance(server, str):
+        server = FACTORIES[server](**options)
+    await stop(server.name)
+    _running[server.name] = server
+    return await server.start()
+
+
+async def stop(name: str | None = None) -> None:
+    """Stop the background server called ``name``, or all of them."""
+    names = list(_running) if name is None else [name]
+    for key in names:
+        old = _running.pop(key, None)
+        if old is None or old._server is None:
+            continue
+        if old._server.get_loop() is asyncio.get_running_loop():
+            await old.stop()
+        else:  # its loop is gone (an earlier asyncio.run): nothing left to close
+            old._server = None
+
+
+def running() -> dict[str, LocalServer]:
+    """The background servers started with ``start()``, by name."""
+    return dict(_running)
