@@ -1,0 +1,628 @@
+"""Tests for wslearn.close: close codes, Close frame payloads, the browser's close() rules.
+
+The expected values are written here from the texts (RFC 6455 §5.5, §5.5.1,
+§7.4; the IANA close code registry; the WHATWG close() steps; Autobahn cases
+7.7 and 7.9), not computed with the module under test.  The live tests close
+connections with a real `websockets` server over a raw socket, and decode every
+Close frame it sends with `decode_close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ProtocolError as WebsocketsProtocolError
+from websockets.frames import Close
+
+from wslearn.close import (
+    NEVER_ON_WIRE,
+    CloseCode,
+    check_close_args,
+    decode_close,
+    describe,
+    encode_close,
+    is_sendable,
+)
+from wslearn.dom import DOMException
+from wslearn.framing import ProtocolError
+
+# --------------------------------------------------------------------------------------
+# The table: which codes may appear in a Close frame (RFC 6455 §7.4.1, §7.4.2 + IANA)
+# --------------------------------------------------------------------------------------
+
+# Written out by hand from the RFC and the registry.
+SENDABLE_RANGES = [
+    (1000, 1003),  # normal, going away, protocol error, unsupported data
+    # 1004 reserved, 1005 no status, 1006 abnormal: never on the wire
+    (1007, 1011),  # invalid payload, policy, too big, mandatory extension, internal error
+    (1012, 1014),  # IANA registry: service restart, try again later, bad gateway
+    # 1015 TLS handshake: never on the wire; 1016-2999 unassigned
+    (3000, 3999),  # registered with IANA for libraries, frameworks, applications
+    (4000, 4999),  # private use
+]
+
+
+def _sendable_by_table(code: int) -> bool:
+    return any(low <= code <= high for low, high in SENDABLE_RANGES)
+
+
+# Autobahn|Testsuite (FACTS.md): case 7.7 closes cleanly with these codes ...
+AUTOBAHN_7_7_VALID = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999]
+# ... and case 7.9 expects a 1002 answer to these.
+AUTOBAHN_7_9_INVALID = [0, 999, 1004, 1005, 1006, 1016, 1100, 2000, 2999]
+
+
+def test_is_sendable_matches_the_table_for_every_code_up_to_5999() -> None:
+    wrong = [code for code in range(6000) if is_sendable(code) != _sendable_by_table(code)]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("code", [5000, 65535, 65536, -1, -1000])
+def test_is_sendable_rejects_codes_outside_the_16_bit_ranges(code: int) -> None:
+    assert is_sendable(code) is False
+
+
+@pytest.mark.parametrize("code", AUTOBAHN_7_7_VALID)
+def test_autobahn_7_7_codes_are_sendable_and_decode(code: int) -> None:
+    assert is_sendable(code)
+    assert decode_close(struct.pack("!H", code)) == (code, "")
+
+
+@pytest.mark.parametrize("code", AUTOBAHN_7_9_INVALID)
+def test_autobahn_7_9_codes_are_a_protocol_error(code: int) -> None:
+    assert not is_sendable(code)
+    with pytest.raises(ProtocolError) as info:
+        decode_close(struct.pack("!H", code))
+    assert info.value.code == 1002
+
+
+# --------------------------------------------------------------------------------------
+# CloseCode and describe()
+# --------------------------------------------------------------------------------------
+
+IANA_REGISTRY = {
+    1000: "NORMAL_CLOSURE",
+    1001: "GOING_AWAY",
+    1002: "PROTOCOL_ERROR",
+    1003: "UNSUPPORTED_DATA",
+    1004: "RESERVED",
+    1005: "NO_STATUS_RCVD",
+    1006: "ABNORMAL_CLOSURE",
+    1007: "INVALID_FRAME_PAYLOAD_DATA",
+    1008: "POLICY_VIOLATION",
+    1009: "MESSAGE_TOO_BIG",
+    1010: "MANDATORY_EXTENSION",
+    1011: "INTERNAL_ERROR",
+    1012: "SERVICE_RESTART",
+    1013: "TRY_AGAIN_LATER",
+    1014: "BAD_GATEWAY",
+    1015: "TLS_HANDSHAKE",
+}
+
+
+def test_close_code_holds_every_registered_code_by_name() -> None:
+    assert {int(member): member.name for member in CloseCode} == IANA_REGISTRY
+
+
+def test_never_on_wire_is_1004_1005_1006_1015() -> None:
+    assert set(NEVER_ON_WIRE) == {1004, 1005, 1006, 1015}
+    assert [int(c) for c in CloseCode if not c.on_wire] == [1004, 1005, 1006, 1015]
+    assert all(c.on_wire == is_sendable(c) for c in CloseCode)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (1000, "NORMAL_CLOSURE"),
+        (1006, "ABNORMAL_CLOSURE"),
+        (1014, "BAD_GATEWAY"),
+        (0, "not used"),
+        (999, "not used"),
+        (1016, "reserved for the protocol/extensions"),
+        (2999, "reserved for the protocol/extensions"),
+        (3000, "registered with IANA"),
+        (3999, "registered with IANA"),
+        (4000, "private use"),
+        (4999, "private use"),
+        (5000, "invalid"),
+        (65535, "invalid"),
+    ],
+)
+def test_describe_names_the_code_or_its_range(code: int, expected: str) -> None:
+    text = describe(code)
+    assert text.startswith(str(code))
+    assert expected in text
+
+
+def test_describe_gives_one_line_for_every_code() -> None:
+    for code in range(6000):
+        text = describe(code)
+        assert text and "\n" not in text, code
+
+
+# --------------------------------------------------------------------------------------
+# encode_close / decode_close
+# --------------------------------------------------------------------------------------
+
+sendable_codes = st.one_of(
+    st.sampled_from([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014]),
+    st.integers(3000, 4999),
+)
+# Any text, cut to at most 123 bytes of UTF-8 (never splitting a character).
+reasons = st.text().map(lambda s: s.encode("utf-8")[:123].decode("utf-8", "ignore"))
+
+
+def test_encode_close_examples() -> None:
+    assert encode_close() == b""
+    assert encode_close(None) == b""
+    assert encode_close(1000) == b"\x03\xe8"
+    assert encode_close(4000, "bye") == b"\x0f\xa0bye"
+    assert encode_close(1001, "é") == b"\x03\xe9\xc3\xa9"
+
+
+def test_encode_close_reason_without_code_is_an_error() -> None:
+    with pytest.raises(ValueError, match="needs a close code"):
+        encode_close(None, "why")
+
+
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])
+def test_encode_close_refuses_codes_that_may_not_be_sent(code: int) -> None:
+    with pytest.raises(ValueError, match="may not be sent"):
+        encode_close(code)
+
+
+@pytest.mark.parametrize(
+    ("reason", "fits"),
+    [
+        ("a" * 123, True),
+        ("a" * 124, False),
+        ("é" * 61 + "a", True),  # 62 characters, 123 bytes
+        ("é" * 62, False),  # 62 characters, 124 bytes
+        ("😀" * 30 + "abc", True),  # 33 characters, 123 bytes
+        ("😀" * 31, False),  # 31 characters, 124 bytes
+    ],
+    ids=["ascii-123", "ascii-124", "2byte-123", "2byte-124", "4byte-123", "4byte-124"],
+)
+def test_encode_close_reason_limit_is_123_bytes_not_characters(reason: str, fits: bool) -> None:
+    if fits:
+        assert len(encode_close(1000, reason)) == 125
+    else:
+        with pytest.raises(ValueError, match="123"):
+            encode_close(1000, reason)
+
+
+def test_decode_close_empty_payload_is_no_status_received() -> None:
+    assert decode_close(b"") == (1005, "")
+
+
+@given(code=sendable_codes, reason=reasons)
+def test_close_payload_round_trip(code: int, reason: str) -> None:
+    payload = encode_close(code, reason)
+    assert len(payload) <= 125
+    assert payload[:2] == code.to_bytes(2, "big")
+    assert decode_close(payload) == (code, reason)
+
+
+@given(code=sendable_codes, reason=reasons)
+def test_close_payload_agrees_with_websockets(code: int, reason: str) -> None:
+    payload = encode_close(code, reason)
+    assert Close(code, reason).serialize() == payload
+    theirs = Close.parse(payload)
+    assert (theirs.code, theirs.reason) == decode_close(payload)
+
+
+@given(
+    payload=st.one_of(
+        st.binary(max_size=125),
+        st.builds(
+            lambda c, r: c.to_bytes(2, "big") + r, st.integers(0, 65535), st.binary(max_size=20)
+        ),
+    )
+)
+def test_decode_close_agrees_with_websockets_on_any_payload(payload: bytes) -> None:
+    try:
+        theirs = Close.parse(payload)
+    except WebsocketsProtocolError:
+        expected_error: int | None = 1002
+    except UnicodeDecodeError:
+        # websockets decodes the reason before it checks the code; decode_close reads
+        # the code first, so a payload wrong in both ways is a 1002 there.
+        expected_error = 1007 if _sendable_by_table(int.from_bytes(payload[:2], "big")) else 1002
+    else:
+        expected_error = None
+    if expected_error is None:
+        assert decode_close(payload) == (theirs.code, theirs.reason)
+    else:
+        with pytest.raises(ProtocolError) as info:
+            decode_close(payload)
+        assert info.value.code == expected_error
+
+
+def _pack(code: int, reason: bytes = b"") -> bytes:
+    return struct.pack("!H", code) + reason
+
+
+# (payload, close code the receiver must answer with)
+MALFORMED = {
+    "one-byte": (b"\x03", 1002),
+    "code-0": (_pack(0), 1002),
+    "code-999": (_pack(999), 1002),
+    "code-1004-reserved": (_pack(1004), 1002),
+    "code-1005-no-status": (_pack(1005), 1002),
+    "code-1006-abnormal": (_pack(1006), 1002),
+    "code-1015-tls": (_pack(1015), 1002),
+    "code-1016-unassigned": (_pack(1016), 1002),
+    "code-2999-unassigned": (_pack(2999), 1002),
+    "code-5000": (_pack(5000), 1002),
+    "code-65535": (_pack(65535), 1002),
+    "reason-invalid-utf8": (_pack(1000, b"\xff\xfe"), 1007),
+    "reason-truncated-utf8": (_pack(1000, "é".encode()[:1]), 1007),
+    "reason-utf16-surrogate": (_pack(1000, b"\xed\xa0\x80"), 1007),
+    "payload-126-bytes": (_pack(1000, b"a" * 124), 1002),
+}
+
+
+@pytest.mark.parametrize(("payload", "answer"), list(MALFORMED.values()), ids=list(MALFORMED))
+def test_decode_close_malformed_payload_raises_with_answer_code(
+    payload: bytes, answer: int
+) -> None:
+    with pytest.raises(ProtocolError) as info:
+        decode_close(payload)
+    assert info.value.code == answer
+
+
+def test_decode_close_accepts_exactly_125_bytes() -> None:
+    assert decode_close(_pack(3000, b"r" * 123)) == (3000, "r" * 123)
+
+
+# --------------------------------------------------------------------------------------
+# check_close_args: the WHATWG close(code, reason) rules
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "allowed"),
+    [
+        (0, False),
+        (999, False),
+        (1000, True),
+        (1001, False),
+        (1002, False),
+        (1011, False),
+        (2999, False),
+        (3000, True),
+        (3999, True),
+        (4000, True),
+        (4999, True),
+        (5000, False),
+        (65535, False),
+        (-1, False),  # [Clamp] makes it 0
+        (70000, False),  # [Clamp] makes it 65535
+    ],
+)
+def test_check_close_args_code_rule(code: int, allowed: bool) -> None:
+    if allowed:
+        assert check_close_args(code, None) == (code, b"")
+    else:
+        with pytest.raises(DOMException) as info:
+            check_close_args(code, None)
+        assert info.value.name == "InvalidAccessError"
+
+
+@pytest.mark.parametrize(
+    ("reason", "allowed"),
+    [
+        ("", True),
+        ("a" * 123, True),
+        ("a" * 124, False),
+        ("é" * 61 + "a", True),  # 62 characters, 123 bytes
+        ("é" * 62, False),  # 62 characters, 124 bytes
+        ("€" * 41, True),  # 41 characters, 123 bytes
+        ("€" * 41 + "a", False),  # 42 characters, 124 bytes
+        ("😀" * 31, False),  # 31 characters, 124 bytes
+    ],
+    ids=[
+        "empty",
+        "ascii-123",
+        "ascii-124",
+        "2byte-123",
+        "2byte-124",
+        "3byte-123",
+        "3byte-124",
+        "4byte-124",
+    ],
+)
+def test_check_close_args_reason_rule_counts_utf8_bytes(reason: str, allowed: bool) -> None:
+    if allowed:
+        assert check_close_args(3000, reason) == (3000, reason.encode("utf-8"))
+    else:
+        with pytest.raises(DOMException) as info:
+            check_close_args(3000, reason)
+        assert info.value.name == "SyntaxError"
+
+
+def test_check_close_args_checks_code_before_reason() -> None:
+    with pytest.raises(DOMException) as info:
+        check_close_args(1001, "x" * 200)
+    assert info.value.name == "InvalidAccessError"
+
+
+def test_check_close_args_without_arguments_means_a_close_frame_without_body() -> None:
+    assert check_close_args() == (None, b"")
+    assert check_close_args(None, None) == (None, b"")
+    assert check_close_args(None, "") == (None, b"")
+
+
+def test_check_close_args_reason_without_code_gets_1000() -> None:
+    assert check_close_args(None, "bye") == (1000, b"bye")
+
+
+def test_check_close_args_turns_lone_surrogates_into_replacement_characters() -> None:
+    # WebIDL USVString: unpaired surrogates become U+FFFD, paired ones join.
+    assert check_close_args(1000, "a\ud800b") == (1000, "a\ufffdb".encode())
+    assert check_close_args(1000, "\ud83d\ude00") == (1000, "😀".encode())
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [(1000.0, None), ("1000", None), (True, None), (1000, b"bytes")],
+    ids=["float-code", "str-code", "bool-code", "bytes-reason"],
+)
+def test_check_close_args_rejects_non_int_code_and_non_str_reason(
+    code: object, reason: object
+) -> None:
+    with pytest.raises(TypeError):
+        check_close_args(code, reason)  # type: ignore[arg-type]
+
+
+@given(code=st.one_of(st.just(1000), st.integers(3000, 4999)), reason=reasons)
+def test_check_close_args_output_always_encodes(code: int, reason: str) -> None:
+    checked_code, reason_bytes = check_close_args(code, reason)
+    assert checked_code is not None
+    payload = encode_close(checked_code, reason_bytes.decode("utf-8"))
+    assert decode_close(payload) == (code, reason)
+
+
+# --------------------------------------------------------------------------------------
+# Live closing handshakes against a real websockets server, over a raw socket
+# --------------------------------------------------------------------------------------
+
+TIMEOUT = 5.0
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+OP_TEXT, OP_BINARY, OP_CLOSE = 0x1, 0x2, 0x8
+
+
+async def _handler(ws: ServerConnection) -> None:
+    """Echo messages; on /close4000 close with 4000 + a reason; on /wait just wait."""
+    assert ws.request is not None
+    if ws.request.path == "/close4000":
+        await ws.close(4000, "bye now")
+    elif ws.request.path == "/wait":
+        await ws.wait_closed()
+    else:
+        with contextlib.suppress(ConnectionClosed):
+            async for message in ws:
+                await ws.send(message)
+
+
+@contextlib.asynccontextmanager
+async def _server(**kwargs: object) -> AsyncIterator[tuple[Server, int]]:
+    async with serve(_handler, "127.0.0.1", 0, compression=None, **kwargs) as server:  # type: ignore[arg-type]
+        port = server.sockets[0].getsockname()[1]
+        yield server, port
+
+
+def _frame(opcode: int, payload: bytes, *, rsv1: bool = False, mask: bool = True) -> bytes:
+    """One final frame, built by hand (RFC 6455 §5.2); clients mask (§5.3)."""
+    first = 0x80 | (0x40 if rsv1 else 0) | opcode
+    mask_bit = 0x80 if mask else 0
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", first, mask_bit | n)
+    elif n < 1 << 16:
+        header = struct.pack("!BBH", first, mask_bit | 126, n)
+    else:
+        header = struct.pack("!BBQ", first, mask_bit | 127, n)
+    if not mask:
+        return header + payload
+    key = os.urandom(4)
+    return header + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+async def _connect(port: int, path: str = "/") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open the TCP connection and do the opening handshake by hand (RFC 6455 §4.1)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET {path} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\n"
+            "Connection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n"
+            "\r\n"
+        ).encode()
+    )
+    response = await reader.readuntil(b"\r\n\r\n")
+    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest())
+    assert response.startswith(b"HTTP/1.1 101 ")
+    assert b"\r\nSec-WebSocket-Accept: " + accept + b"\r\n" in response
+    return reader, writer
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Read one server frame: (opcode, payload).  Servers never mask (§5.1)."""
+    first, second = await reader.readexactly(2)
+    assert first & 0x80, "the server sent a fragment"
+    assert not second & 0x80, "the server masked a frame"
+    n = second & 0x7F
+    if n == 126:
+        (n,) = struct.unpack("!H", await reader.readexactly(2))
+    elif n == 127:
+        (n,) = struct.unpack("!Q", await reader.readexactly(8))
+    return first & 0x0F, await reader.readexactly(n)
+
+
+async def _read_close(reader: asyncio.StreamReader) -> bytes:
+    """Skip data frames until the server's Close frame; return its raw payload."""
+    while True:
+        opcode, payload = await _read_frame(reader)
+        if opcode == OP_CLOSE:
+            return payload
+
+
+async def _assert_tcp_closed(reader: asyncio.StreamReader) -> None:
+    """After the closing handshake the server closes TCP first (§7.1.1)."""
+    assert await reader.read() == b""
+
+
+def _run(scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run one live scenario in a fresh event loop, bounded by TIMEOUT."""
+
+    async def bounded() -> None:
+        async with asyncio.timeout(TIMEOUT):
+            await scenario()
+
+    asyncio.run(bounded())
+
+
+def test_live_client_initiated_1000_is_echoed() -> None:
+    async def scenario() -> None:
+        async with _server() as (_, port):
+            reader, writer = await _connect(port)
+            try:
+                writer.write(_frame(OP_TEXT, b"hello"))
+                assert await _read_frame(reader) == (OP_TEXT, b"hello")
+                writer.write(_frame(OP_CLOSE, encode_close(1000, "done")))
+                payload = await _read_close(reader)
+                # websockets echoes the whole payload, reason included (§5.5.1 allows it).
+                assert payload == encode_close(1000, "done")
+                assert decode_close(payload) == (1000, "done")
+                await _assert_tcp_closed(reader)
+            finally:
+                writer.close()
+
+    _run(scenario)
+
+
+def test_live_close_without_status_is_answered_without_status() -> None:
+    async def scenario() -> None:
+        async with _server() as (_, port):
+            reader, writer = await _connect(port)
+            try:
+                writer.write(_frame(OP_CLOSE, b""))
+                payload = await _read_close(reader)
+                # websockets echoes the empty body: no code on the wire either way.
+                assert payload == b""
+                assert decode_close(payload) == (1005, "")
+                await _assert_tcp_closed(reader)
+            finally:
+                writer.close()
+
+    _run(scenario)
+
+
+def test_live_server_shutdown_sends_1001() -> None:
+    async def scenario() -> None:
+        async with _server() as (server, port):
+            reader, writer = await _connect(port, "/wait")
+            try:
+                server.close()  # closes open connections with 1001 "going away"
+                payload = await _read_close(reader)
+                assert decode_close(payload) == (1001, "")
+                writer.write(_frame(OP_CLOSE, payload))  # echo to finish the handshake
+                await _assert_tcp_closed(reader)
+            finally:
+                writer.close()
+            await server.wait_closed()  # waits for our side of TCP to close too
+
+    _run(scenario)
+
+
+def test_live_server_closes_with_4000_and_reason() -> None:
+    async def scenario() -> None:
+        async with _server() as (_, port):
+            reader, writer = await _connect(port, "/close4000")
+            try:
+                payload = await _read_close(reader)
+                assert decode_close(payload) == (4000, "bye now")
+                writer.write(_frame(OP_CLOSE, encode_close(4000)))
+                await _assert_tcp_closed(reader)
+            finally:
+                writer.close()
+
+    _run(scenario)
+
+
+def test_live_message_over_max_size_gets_1009() -> None:
+    async def scenario() -> None:
+        async with _server(max_size=1024) as (_, port):
+            reader, writer = await _connect(port)
+            try:
+                writer.write(_frame(OP_BINARY, b"x" * 1024))
+                assert await _read_frame(reader) == (OP_BINARY, b"x" * 1024)  # at the limit: fine
+                writer.write(_frame(OP_BINARY, b"x" * 1025))
+                code, _ = decode_close(await _read_close(reader))
+                assert code == 1009
+                await _assert_tcp_closed(reader)
+            finally:
+                writer.close()
+
+    _run(scenario)
+
+
+BAD_FRAMES = {
+    "rsv1-without-extension": (_frame(OP_TEXT, b"hi", rsv1=True), 1002),
+    "unmasked-client-frame": (_frame(OP_TEXT, b"hi", mask=False), 1002),
+    "invalid-utf8-text": (_frame(OP_TEXT, b"\xce\xba\xff"), 1007),
+}
+
+
+@pytest.mark.parametrize(("data", "answer"), list(BAD_FRAMES.values()), ids=list(BAD_FRAMES))
+def test_live_bad_frame_gets_close_code(data: bytes, answer: int) -> None:
+    async def scenario() -> None:
+        async with _server() as (_, port):
+            reader, writer = await _connect(port)
+            try:
+                writer.write(data)
+                code, _ = decode_close(await _read_close(reader))
+                assert code == answer
+                await _assert_tcp_closed(reader)
+            finally:
+                writer.close()
+
+    _run(scenario)
+
+
+@pytest.mark.parametrize(("payload", "answer"), list(MALFORMED.values()), ids=list(MALFORMED))
+def test_live_server_answers_malformed_close_like_decode_close(payload: bytes, answer: int) -> None:
+    """websockets answers each malformed Close payload with the code decode_close names."""
+
+    async def scenario() -> None:
+        async with _server() as (_, port):
+            reader, writer = await _connect(port)
+            try:
+                writer.write(_frame(OP_CLOSE, payload))
+                code, _ = decode_close(await _read_close(reader))
+                assert code == answer
+                await _assert_tcp_closed(reader)
+            finally:
+                writer.close()
+
+    _run(scenario)
+
+
+# CloseEvent fields (code, reason, wasClean) that wslearn.websocket reports for each of
+# the scenarios above are tested in tests/test_websocket.py by the port's author.
