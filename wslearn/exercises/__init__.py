@@ -128,8 +128,17 @@ def registry() -> dict[str, Exercise]:
 
 
 def for_notebook(notebook: str) -> list[str]:
-    """Names of the exercises that belong to ``notebook`` (its file stem)."""
-    return [e.name for e in registry().values() if e.notebook == notebook]
+    """Names of the exercises that belong to ``notebook`` (its file stem).
+
+    A renamed copy still matches by its number: ``01_handshake (Ada)`` is
+    notebook ``01_handshake``.
+    """
+    exercises = registry().values()
+    exact = [e.name for e in exercises if e.notebook == notebook]
+    number = notebook.split("_", 1)[0]
+    if exact or not number.isdigit():
+        return exact
+    return [e.name for e in exercises if e.notebook.split("_", 1)[0] == number]
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -1,0 +1,190 @@
+"""Shared helpers for tests that run real browser JS in headless Chromium.
+
+- ``chromium()``: a context manager giving a Playwright ``BrowserContext`` of
+  Debian's Chromium (``/usr/bin/chromium``, or ``$WSLEARN_CHROMIUM``) with a fresh
+  profile in a temporary folder.  If the browser is missing the test FAILS with a
+  message saying how to install it: browser tests are never skipped.
+- ``ServerThread``: an asyncio loop in a daemon thread, for servers that must keep
+  serving while the main thread is blocked in Playwright's sync API.
+- ``serve_page``: a ``process_request`` hook for a ``websockets`` server that
+  answers plain HTTP GETs with a small HTML page, so the page and its WebSockets
+  share one origin on 127.0.0.1 (a ``data:`` or ``about:blank`` page may not open
+  a WebSocket to 127.0.0.1: ``ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS``).
+- ``open_page(context, url)`` and ``run_js(page, script, arg)``: load that page,
+  then evaluate a JS function in it and return its (JSON-able) result.
+
+Typical use in a test module::
+
+    @pytest.fixture(scope="module")
+    def page():
+        with ServerThread() as loop_thread, chromium() as context:
+            server = loop_thread.run(serve(handler, "127.0.0.1", 0,
+                                           process_request=serve_page))
+            yield open_page(context, f"http://127.0.0.1:{port_of(server)}/")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+T = TypeVar("T")
+
+CHROMIUM = os.environ.get("WSLEARN_CHROMIUM", "/usr/bin/chromium")
+
+# FACTS.md: the flags that make Debian's Chromium start quickly and quietly in a
+# container.  Playwright adds --headless itself (headless=True) and the profile
+# folder (launch_persistent_context), so neither is repeated here.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+PAGE_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>wslearn test page</title></head>
+<body><p>wslearn browser test page</p></body></html>
+"""
+
+
+def require_chromium() -> str:
+    """Return the Chromium executable, or fail the test with how to install it."""
+    path = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
+    if path is None:
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM!r}: the browser tests need Debian's "
+            "chromium ('sudo apt-get install chromium', or 'make chromium'), or set "
+            "WSLEARN_CHROMIUM to another Chromium binary.",
+            pytrace=False,
+        )
+    return path
+
+
+@contextlib.contextmanager
+def chromium(**options: Any) -> Iterator[Any]:
+    """Launch headless Chromium; yield a Playwright ``BrowserContext``.
+
+    The profile lives in a fresh temporary folder, deleted afterwards.
+    ``options`` go to ``launch_persistent_context`` (e.g. ``args=[...]`` to add flags).
+    """
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    extra_args = list(options.pop("args", []))
+    with tempfile.TemporaryDirectory(prefix="wslearn-chromium-") as profile:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=executable,
+                headless=True,
+                args=[*CHROMIUM_ARGS, *extra_args],
+                **options,
+            )
+            try:
+                yield context
+            finally:
+                context.close()
+
+
+def serve_page(connection: ServerConnection, request: Request) -> Response | None:
+    """``process_request`` hook: answer a plain HTTP GET with ``PAGE_HTML``.
+
+    WebSocket upgrade requests (``Upgrade: websocket``) pass through untouched.
+    """
+    if "websocket" in request.headers.get("Upgrade", "").lower():
+        return None
+    if request.path.split("?")[0] == "/favicon.ico":
+        return connection.respond(404, "no icon\n")
+    body = PAGE_HTML.encode()
+    headers = Headers(
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(200, "OK", headers, body)
+
+
+def port_of(server: Server) -> int:
+    """The TCP port an asyncio ``websockets`` server listens on."""
+    return server.sockets[0].getsockname()[1]
+
+
+def open_page(context: Any, url: str) -> Any:
+    """Open a new tab on ``url`` (an http:// page on 127.0.0.1) and return it."""
+    page = context.new_page()
+    page.goto(url)
+    return page
+
+
+def run_js(page: Any, script: str, arg: Any = None) -> Any:
+    """Evaluate ``script`` (a JS function, possibly async) with ``arg`` in ``page``.
+
+    Returns the function's result, converted from JSON-able JS values.
+    """
+    return page.evaluate(script, arg)
+
+
+class ServerThread:
+    """An asyncio event loop running in a daemon thread.
+
+    Use it as a context manager; ``run(coro)`` runs a coroutine on that loop
+    and returns its result (or raises its exception) in the calling thread.
+    Async context managers entered with ``enter(cm)`` are exited on close.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name="ServerThread", daemon=True)
+        self._stack: list[Any] = []
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run ``coro`` on the thread's loop; wait at most ``timeout`` seconds."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def enter(self, cm: Any, timeout: float = 10.0) -> Any:
+        """Enter an async context manager on the loop; it is exited by ``close()``."""
+        value = self.run(cm.__aenter__(), timeout)
+        self._stack.append(cm)
+        return value
+
+    def close(self) -> None:
+        """Exit entered context managers, then stop the loop and the thread."""
+        if not self._thread.is_alive():
+            return
+        while self._stack:
+            cm = self._stack.pop()
+            with contextlib.suppress(Exception):
+                self.run(cm.__aexit__(None, None, None))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
