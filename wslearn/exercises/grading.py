@@ -79,11 +79,16 @@ def execute(path: Path, *, timeout: float = 30.0) -> tuple[NotebookNode | None, 
     return notebook, ""
 
 
+TOO_LONG = "it ran longer than the time limit and was stopped (an endless loop?)"
+
+
 def _error(cell: NotebookNode) -> str | None:
     for output in cell.get("outputs", []):
         if output.output_type == "error":
             if output.ename == "NotImplementedError":
                 return NOT_WRITTEN
+            if output.ename in ("Timeout", "KeyboardInterrupt"):  # our interrupt after the limit
+                return TOO_LONG
             return f"{output.ename}: {output.evalue}"
     return None
 
@@ -132,11 +137,11 @@ def _verdict(
     if solution is None:
         return False, "exercise cell missing"
     if error := _error(notebook.cells[solution]):
-        return False, f"your code raised {error}" if error != NOT_WRITTEN else error
+        return False, error if error in (NOT_WRITTEN, TOO_LONG) else f"your code raised {error}"
     if checker is None:
         return False, "check cell missing"
     if error := _error(notebook.cells[checker]):
-        return False, f"the check cell raised {error}"
+        return False, error if error == TOO_LONG else f"the check cell raised {error}"
     report = _report(notebook.cells[checker])
     if report is None:
         return False, broke or "the check did not run"
