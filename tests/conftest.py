@@ -10,7 +10,12 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 
 _home = Path(tempfile.mkdtemp(prefix="wslearn-test-"))
-for variable in ("JUPYTER_RUNTIME_DIR", "JUPYTER_CONFIG_DIR", "JUPYTERLAB_WORKSPACES_DIR", "MPLCONFIGDIR"):
+for variable in (
+    "JUPYTER_RUNTIME_DIR",
+    "JUPYTER_CONFIG_DIR",
+    "JUPYTERLAB_WORKSPACES_DIR",
+    "MPLCONFIGDIR",
+):
     os.environ.setdefault(variable, str(_home / variable.lower()))
 
 

@@ -38,7 +38,9 @@ def test_a_connection_through_the_tap_behaves_like_a_direct_one():
     assert response.startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     # every byte is recorded once: sizes add up to the WebSocket traffic
     client_body = wire.split_head(tap.data(wire.CLIENT))[1]
-    assert len(client_body) > sum(len(p) if isinstance(p, bytes) else len(p.encode()) for p in payloads)
+    assert len(client_body) > sum(
+        len(p) if isinstance(p, bytes) else len(p.encode()) for p in payloads
+    )
     assert all(c.connection == 0 for c in tap.chunks)
     times = [c.time for c in tap.chunks]
     assert times == sorted(times) and times[0] >= 0

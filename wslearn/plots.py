@@ -28,7 +28,9 @@ def figure(width: float = 8, height: float = 3.2, **kwargs: object) -> tuple[Fig
     """A new figure and axes in the course style."""
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": FONT_SIZE, "axes.spines.top": False, "axes.spines.right": False})
+    plt.rcParams.update(
+        {"font.size": FONT_SIZE, "axes.spines.top": False, "axes.spines.right": False}
+    )
     fig, ax = plt.subplots(figsize=(width, height), layout="constrained", **kwargs)
     return fig, ax
 
@@ -78,7 +80,8 @@ def polling_vs_push(
     fig, (left, right) = figure(9, 3.4, ncols=2)
     names = list(latencies)
     colours = [NETWORK if "poll" in name.lower() else CLIENT for name in names]
-    parts = left.boxplot([np.asarray(latencies[n]) * 1000 for n in names], vert=False, patch_artist=True)
+    samples = [np.asarray(latencies[n]) * 1000 for n in names]
+    parts = left.boxplot(samples, vert=False, patch_artist=True)
     for patch, colour in zip(parts["boxes"], colours, strict=True):
         patch.set_facecolor(colour)
         patch.set_alpha(0.5)
