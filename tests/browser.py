@@ -12,15 +12,20 @@
   a WebSocket to 127.0.0.1: ``ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS``).
 - ``open_page(context, url)`` and ``run_js(page, script, arg)``: load that page,
   then evaluate a JS function in it and return its (JSON-able) result.
+- ``run_async(coro)``: ``asyncio.run`` in a fresh thread.  While Playwright's sync
+  API is active, the main thread counts as running an event loop, so
+  ``asyncio.run`` there fails; Python-side clients run through this instead.
 
 Typical use in a test module::
 
     @pytest.fixture(scope="module")
     def page():
-        with ServerThread() as loop_thread, chromium() as context:
-            server = loop_thread.run(serve(handler, "127.0.0.1", 0,
-                                           process_request=serve_page))
+        with ServerThread() as servers, chromium() as context:
+            server = servers.serve(handler)  # also serves the page on plain GETs
             yield open_page(context, f"http://127.0.0.1:{port_of(server)}/")
+
+    def test_echo(page):
+        assert run_js(page, "async (url) => ...", url) == ...
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
 from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as websockets_serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
@@ -142,6 +148,31 @@ def run_js(page: Any, script: str, arg: Any = None) -> Any:
     return page.evaluate(script, arg)
 
 
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)`` in a new thread; return its result or raise its exception."""
+    outcome: dict[str, Any] = {}
+
+    def main() -> None:
+        try:
+            outcome["result"] = asyncio.run(coro)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=main, name="run_async")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+async def _cancel_other_tasks() -> None:
+    tasks = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class ServerThread:
     """An asyncio event loop running in a daemon thread.
 
@@ -170,11 +201,31 @@ class ServerThread:
         """Run ``coro`` on the thread's loop; wait at most ``timeout`` seconds."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def enter(self, cm: Any, timeout: float = 10.0) -> Any:
-        """Enter an async context manager on the loop; it is exited by ``close()``."""
-        value = self.run(cm.__aenter__(), timeout)
+    def enter(self, factory: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Call ``factory()`` on the loop and enter the async context manager it returns.
+
+        The factory runs on the thread's loop because some constructors bind to
+        the running loop (``websockets.asyncio.server.serve`` does); under
+        Playwright's sync API the main thread's "running loop" is Playwright's.
+        The context manager is exited by ``close()``.
+        """
+
+        async def aenter() -> tuple[Any, Any]:
+            cm = factory()
+            return cm, await cm.__aenter__()
+
+        cm, value = self.run(aenter(), timeout)
         self._stack.append(cm)
         return value
+
+    def serve(self, handler: Callable[[ServerConnection], Any], **options: Any) -> Server:
+        """Start a ``websockets`` server on 127.0.0.1 and an OS-chosen port.
+
+        Plain HTTP GETs get ``PAGE_HTML`` (``process_request=serve_page``) unless
+        ``options`` say otherwise; ``port_of(server)`` gives the port.
+        """
+        options.setdefault("process_request", serve_page)
+        return self.enter(lambda: websockets_serve(handler, "127.0.0.1", 0, **options))
 
     def close(self) -> None:
         """Exit entered context managers, then stop the loop and the thread."""
@@ -184,6 +235,8 @@ class ServerThread:
             cm = self._stack.pop()
             with contextlib.suppress(Exception):
                 self.run(cm.__aexit__(None, None, None))
+        with contextlib.suppress(Exception):
+            self.run(_cancel_other_tasks())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
         if not self._thread.is_alive():

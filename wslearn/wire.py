@@ -140,6 +140,10 @@ class Tap:
             _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
             if pending:
                 await asyncio.wait(pending, timeout=self.linger)
+        except asyncio.CancelledError:
+            # stop() while the connection is open: end quietly (asyncio's stream
+            # callback would otherwise report the cancelled task as an error).
+            pass
         finally:
             for pump in pumps:
                 pump.cancel()

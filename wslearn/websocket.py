@@ -1,0 +1,1027 @@
+"""The browser's ``WebSocket`` interface, ported to Python and asyncio (notebook 03).
+
+Theory of operation
+-------------------
+This is a line-by-line port of the WHATWG WebSockets Standard
+(websockets.spec.whatwg.org), checked event for event against Chromium.  A
+learner can read browser JS and this Python side by side, so the browser's
+names are kept on purpose: ``readyState``, ``bufferedAmount``, ``binaryType``,
+``onopen``/``onmessage``/``onerror``/``onclose``, ``addEventListener``,
+``wasClean``.
+
+Two halves, as in a browser:
+
+- The **API half** (``WebSocket``) is what a script touches.  ``WebSocket(url)``
+  returns at once in CONNECTING; ``send()`` and ``close()`` are ordinary
+  (synchronous) methods that only queue work; ``readyState`` only changes
+  inside ``close()`` or inside a queued *task*.
+- The **network half** (``_Connection``, an ``asyncio.Protocol``) drives
+  ``websockets``' sans-I/O ``ClientProtocol``: bytes in, frames out.  It never
+  calls user code.  Whatever it learns ("handshake done", "a message arrived",
+  "a close frame arrived", "TCP closed") it turns into a task queued with one
+  ``loop.call_soon`` per event; the task changes ``readyState`` and fires the
+  event.  So events arrive in order, from the event loop, never from inside
+  ``send()`` or ``close()`` -- in a notebook they fire after the cell that
+  created the socket has finished, exactly as in a browser tab.
+
+The readyState machine (WHATWG "feedback from the protocol")::
+
+    CONNECTING --handshake ok--> OPEN --close() / close frame rcvd--> CLOSING
+        |                          |                                   |
+        +--failure / close()-------+-----------TCP closed--------------+--> CLOSED
+
+    on CLOSED: fire "error" first if the connection was *failed*, then "close".
+
+Choices (each also checked in tests/test_browser_parity.py):
+
+- Extensions: Chromium offers ``permessage-deflate``; this port offers none,
+  so the bytes on the wire are the bytes a learner decodes by hand and
+  ``extensions`` is always ``""``.
+- ``binaryType``: Python has neither ``Blob`` nor ``ArrayBuffer``, so binary
+  messages arrive as ``bytes`` whichever of ``"blob"`` (the default, as in the
+  browser) or ``"arraybuffer"`` is set; ``bytes`` is immutable like a Blob and
+  indexable like an ArrayBuffer.  Other values are ignored, as in JS.
+- No base URL: a relative URL (``"/echo"``) is a ``SyntaxError`` here, where a
+  page would resolve it against its own address.
+- ``close(reason="bye")`` (a reason without a code) closes with 1000, as the
+  standard says.  Chromium cannot express "code absent, reason present": JS
+  ``close(undefined, "bye")`` converts ``undefined`` to 0 and throws
+  ``InvalidAccessError``.
+- Invalid UTF-8 in a text message fails the connection with close code 1002
+  and reason "Invalid UTF-8 in text frame", as Chromium does (RFC 6455 §7.4.1
+  suggests 1007); the page sees ``error`` then ``close`` 1006 either way.
+- ``bufferedAmount`` counts application bytes (UTF-8 for text) queued by
+  ``send()`` and not yet handed to the operating system.  Data goes to the
+  transport in small chunks, only while the transport is not paused
+  (``pause_writing``), so the number really grows against a slow reader and
+  really falls as it drains.  Like the browser it is updated between tasks,
+  never inside ``send()``: ``ws.send("hi"); ws.bufferedAmount`` gives 2.
+- No limit on incoming message size (browsers have none); pings are answered
+  with pongs automatically; if the server never completes the closing
+  handshake the TCP connection is dropped after ``close_timeout`` seconds
+  (close code 1006).
+
+Python helpers a browser does not have: ``await ws.wait_for("open")``,
+``await ws.closed()``, ``async with WebSocket(url) as ws:`` and ``ws.events``, a
+timestamped log of every event and readyState change (for timeline figures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import inspect
+import ipaddress
+import os
+import re
+import socket
+import ssl
+import sys
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, NamedTuple
+from urllib.parse import unquote
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.uri import WebSocketURI
+
+from wslearn.close import check_close_args
+from wslearn.dom import DOMException
+
+__all__ = [
+    "CloseEvent",
+    "DOMException",
+    "Event",
+    "LogEntry",
+    "MessageEvent",
+    "WebSocket",
+]
+
+Listener = Callable[["Event"], Any]
+
+#: bytes handed to the transport per write; small, so bufferedAmount moves smoothly
+WRITE_CHUNK = 16 * 1024
+#: transport buffer limits: above HIGH asyncio calls pause_writing() and we stop
+#: feeding it; below LOW it calls resume_writing() and we carry on
+WRITE_HIGH, WRITE_LOW = 64 * 1024, 16 * 1024
+#: seconds to wait for the server to finish the closing handshake (TCP close)
+CLOSE_TIMEOUT = 5.0
+
+#: events (other than open/error/close) kept for wait_for() until awaited
+BACKLOG = 10_000
+_ONE_OFF = ("open", "error", "close")
+
+USER_AGENT = "wslearn (Python port of the browser WebSocket API)"
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(eq=False)
+class Event:
+    """A DOM ``Event``: ``type`` is "open", "error", "message" or "close"."""
+
+    type: str
+    target: WebSocket | None = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class MessageEvent(Event):
+    """A received message: ``data`` is ``str`` (text) or ``bytes`` (binary).
+
+    ``origin`` is the origin of the socket's URL, e.g. ``"ws://127.0.0.1:8765"``.
+    """
+
+    data: str | bytes = ""
+    origin: str = ""
+
+
+@dataclass(eq=False)
+class CloseEvent(Event):
+    """The end of a connection.
+
+    ``code`` is the status code the server's close frame carried (1005 when it
+    carried none, 1006 when no close frame arrived at all); ``wasClean`` is true
+    only if the closing handshake completed before TCP closed.
+    """
+
+    code: int = 0
+    reason: str = ""
+    wasClean: bool = False
+
+
+class LogEntry(NamedTuple):
+    """One line of ``WebSocket.events``.
+
+    ``time`` is seconds since the socket was created; ``type`` is a fired event
+    ("open", "message", "error", "close") or a readyState change that fires no
+    event ("connecting", "closing"); ``readyState`` is its value at that moment.
+    """
+
+    time: float
+    type: str
+    readyState: int
+    details: dict[str, Any]
+
+
+@dataclass(eq=False)
+class _Listener:
+    callback: Listener | None  # None for an event handler's slot (onopen, ...)
+    once: bool = False
+    removed: bool = False
+
+
+# --------------------------------------------------------------------------- URLs
+
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_PATH_ENCODE = set(' "#<>?`{}')
+_QUERY_ENCODE = set(" \"#<>'")
+_USERINFO_ENCODE = _PATH_ENCODE | set("/:;=@[\\]^|")
+_FORBIDDEN_HOST = set(" #%/:<>?@[\\]^|") | {chr(i) for i in range(0x20)} | {"\x7f"}
+_DEFAULT_PORT = {"ws": 80, "wss": 443}
+
+
+@dataclass(frozen=True)
+class _URLRecord:
+    scheme: str
+    username: str
+    password: str
+    host: str
+    port: int | None
+    path: str
+    query: str | None
+
+    @property
+    def origin(self) -> str:
+        port = "" if self.port is None else f":{self.port}"
+        return f"{self.scheme}://{self.host}{port}"
+
+    @property
+    def href(self) -> str:
+        userinfo = ""
+        if self.username or self.password:
+            userinfo = self.username + (f":{self.password}" if self.password else "") + "@"
+        query = "" if self.query is None else f"?{self.query}"
+        port = "" if self.port is None else f":{self.port}"
+        return f"{self.scheme}://{userinfo}{self.host}{port}{self.path}{query}"
+
+
+def _percent_encode(text: str, encode_set: set[str]) -> str:
+    return "".join(
+        "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+        if ch in encode_set or not " " <= ch <= "~"
+        else ch
+        for ch in text
+    )
+
+
+def _syntax_error(message: str) -> DOMException:
+    return DOMException(f"Failed to construct 'WebSocket': {message}", "SyntaxError")
+
+
+def _parse_host(text: str, url: str) -> str:
+    """WHATWG host parser, for the hosts a course meets (IPv4, IPv6, domains)."""
+    invalid = _syntax_error(f"The URL '{url}' is invalid.")
+    if text.startswith("["):
+        if not text.endswith("]"):
+            raise invalid
+        try:
+            return f"[{ipaddress.IPv6Address(text[1:-1]).compressed}]"
+        except ValueError:
+            raise invalid from None
+    domain = unquote(text)
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise invalid from None
+    domain = domain.lower()
+    if not domain or _FORBIDDEN_HOST & set(domain):
+        raise invalid
+    last = domain.rstrip(".").rpartition(".")[2]
+    if last and (last.isdigit() or re.fullmatch(r"0x[0-9a-f]*", last)):
+        # "ends in a number": an IPv4 address, possibly short ("127.1") or hex
+        try:
+            return socket.inet_ntoa(socket.inet_aton(domain.rstrip(".")))
+        except OSError:
+            raise invalid from None
+    return domain
+
+
+def _parse_url(url: str) -> _URLRecord:
+    """WHATWG "get a URL record": parse ``url``, map http(s) to ws(s), refuse fragments."""
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, not {type(url).__name__}")
+    invalid = _syntax_error(f"The URL '{url}' is invalid.")
+    # URL parser: strip leading/trailing C0 controls and spaces, drop tabs/newlines.
+    text = re.sub(r"[\t\n\r]", "", url.strip(_C0_OR_SPACE))
+    match = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.\-]*):(.*)", text, re.DOTALL)
+    if match is None:
+        # A relative URL needs a base URL; a Python program has no document.
+        raise invalid
+    scheme, rest = match[1].lower(), match[2]
+    # "If urlRecord's scheme is "http", set it to "ws"; if it is "https",
+    # set it to "wss"."
+    scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
+    # "If urlRecord's scheme is not "ws" or "wss", throw a SyntaxError."
+    if scheme not in ("ws", "wss"):
+        raise _syntax_error(
+            "The URL's scheme must be either 'http', 'https', 'ws', or 'wss'. "
+            f"'{match[1].lower()}' is not allowed."
+        )
+    rest, hash_sign, fragment = rest.partition("#")
+    # Special schemes: any run of / or \ introduces the authority.
+    rest = rest.lstrip("/\\")
+    end = re.search(r"[/\\?]", rest)
+    authority, rest = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
+    username = password = ""
+    if "@" in authority:
+        userinfo, _, authority = authority.rpartition("@")
+        user, _, pw = userinfo.partition(":")
+        username = _percent_encode(user, _USERINFO_ENCODE)
+        password = _percent_encode(pw, _USERINFO_ENCODE)
+    host_text, port_text = authority, ""
+    port_match = re.fullmatch(r"(.*?):([^:\]]*)", authority)
+    if port_match and not (authority.startswith("[") and authority.endswith("]")):
+        host_text, port_text = port_match[1], port_match[2]
+    if not host_text:
+        raise invalid
+    host = _parse_host(host_text, url)
+    port: int | None = None
+    if port_text:
+        if not port_text.isdigit() or int(port_text) > 65535:
+            raise invalid
+        port = int(port_text)
+        if port == _DEFAULT_PORT[scheme]:
+            port = None
+    path_text, question, query_text = rest.partition("?")
+    segments: list[str] = []
+    for segment in re.split(r"[/\\]", path_text)[1:] if path_text else [""]:
+        dots = segment.lower().replace("%2e", ".")
+        if dots == "..":
+            if segments:
+                segments.pop()
+        elif dots != ".":
+            segments.append(_percent_encode(segment, _PATH_ENCODE))
+    if path_text and re.split(r"[/\\]", path_text)[-1].lower().replace("%2e", ".") in (".", ".."):
+        segments.append("")  # "/a/.." is "/", not "" (a trailing dot segment keeps its slash)
+    path = "/" + "/".join(segments)
+    query = _percent_encode(query_text, _QUERY_ENCODE) if question else None
+    # "If urlRecord's fragment is non-null, throw a SyntaxError."
+    if hash_sign:
+        raise _syntax_error(
+            f"The URL contains a fragment identifier ('{fragment}'). "
+            "Fragment identifiers are not allowed in WebSocket URLs."
+        )
+    return _URLRecord(scheme, username, password, host, port, path, query)
+
+
+# RFC 6455 §4.1 / RFC 7230: a subprotocol name is a "token": printable ASCII
+# other than separators.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _check_protocols(protocols: str | Iterable[str] | None) -> list[str]:
+    """Constructor: a string becomes a list; each name must be a token, and appear once."""
+    if protocols is None:
+        return []
+    names = [protocols] if isinstance(protocols, str) else list(protocols)
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"subprotocol names must be str, not {type(name).__name__}")
+        # "If any of the values in protocols occur more than once or otherwise
+        # fail to match the requirements for elements that comprise the value of
+        # `Sec-WebSocket-Protocol` fields ... throw a SyntaxError."
+        if not _TOKEN.fullmatch(name):
+            raise _syntax_error(f"The subprotocol {name!r} is invalid.")
+        if name in seen:
+            raise _syntax_error(f"The subprotocol {name!r} is duplicated.")
+        seen.add(name)
+    return names
+
+
+def _usv_string(text: str) -> str:
+    """WebIDL USVString: join surrogate pairs, lone surrogates become U+FFFD."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+# --------------------------------------------------------------------------- the API half
+
+
+class WebSocket:
+    """``new WebSocket(url, protocols)``, in Python.
+
+    Create it while an asyncio loop runs (inside ``async def`` code, or at the
+    top level of a Jupyter cell).  It starts connecting and returns at once, in
+    ``CONNECTING``.  ``close_timeout`` (not in the browser API) bounds the wait
+    for the server's side of the closing handshake.
+
+    Raises ``DOMException`` named ``SyntaxError`` for a URL that does not parse,
+    a scheme other than ws/wss/http/https, a fragment (``#...``), or subprotocol
+    names that are not tokens or are repeated.
+    """
+
+    CONNECTING: ClassVar[int] = 0
+    OPEN: ClassVar[int] = 1
+    CLOSING: ClassVar[int] = 2
+    CLOSED: ClassVar[int] = 3
+
+    _STATE_NAMES: ClassVar[tuple[str, ...]] = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")
+
+    def __init__(
+        self,
+        url: str,
+        protocols: str | Iterable[str] | None = None,
+        *,
+        close_timeout: float = CLOSE_TIMEOUT,
+    ) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "WebSocket() needs a running asyncio event loop: create it inside "
+                "'async def' code (e.g. asyncio.run(main())) or in a Jupyter cell"
+            ) from None
+        record = _parse_url(url)
+        offered = _check_protocols(protocols)
+
+        self._loop = loop
+        self._record = record
+        self._offered = offered
+        self._close_timeout = close_timeout
+        self._ready_state = self.CONNECTING
+        self._buffered_amount = 0
+        self._protocol = ""
+        self._extensions = ""
+        self._binary_type = "blob"
+        self._listeners: dict[str, list[_Listener]] = {}
+        self._handlers: dict[str, Listener | None] = {}
+        self._handler_slots: dict[str, _Listener] = {}
+        self._fired: dict[str, Event] = {}  # the one-off events, once fired
+        self._backlog: dict[str, deque[Event]] = {}  # other events not yet awaited
+        self._waiters: dict[str, deque[asyncio.Future[Event]]] = {}
+        self._close_queued = False
+        self._connection: _Connection | None = None
+        self.created_at = loop.time()
+        """``loop.time()`` when the socket was created; ``events`` times count from it."""
+        self.events: list[LogEntry] = []
+        """Every event fired and every readyState change, timestamped (see ``LogEntry``)."""
+        self._log("connecting", url=self.url, protocols=list(offered))
+        # "Run this step in parallel: establish a WebSocket connection".
+        self._connect_task: asyncio.Task[None] | None = loop.create_task(self._connect())
+
+    # -- attributes (read-only, as in the IDL) --------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL after parsing: ``http:`` becomes ``ws:``, the path defaults to ``/``."""
+        return self._record.href
+
+    @property
+    def readyState(self) -> int:
+        """0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED."""
+        return self._ready_state
+
+    @property
+    def bufferedAmount(self) -> int:
+        """Bytes of application data queued by ``send()`` not yet handed to the network."""
+        return self._buffered_amount
+
+    @property
+    def protocol(self) -> str:
+        """The subprotocol the server selected ("" if none), set when ``open`` fires."""
+        return self._protocol
+
+    @property
+    def extensions(self) -> str:
+        """Always ``""``: this port offers no extension (Chromium offers permessage-deflate)."""
+        return self._extensions
+
+    @property
+    def binaryType(self) -> str:
+        """ "blob" or "arraybuffer"; binary messages are ``bytes`` either way."""
+        return self._binary_type
+
+    @binaryType.setter
+    def binaryType(self, value: str) -> None:
+        # WebIDL enumeration attribute: an unknown value is silently ignored.
+        if value in ("blob", "arraybuffer"):
+            self._binary_type = value
+
+    # -- event handler attributes ----------------------------------------------------
+
+    def _get_handler(self, type_: str) -> Listener | None:
+        return self._handlers.get(type_)
+
+    def _set_handler(self, type_: str, value: Listener | None) -> None:
+        # HTML "event handler": the handler owns one slot in the listener list,
+        # added where it was first set; setting it to None removes the slot.
+        if value is not None and not callable(value):
+            value = None  # like assigning a non-function in JS
+        self._handlers[type_] = value
+        slot = self._handler_slots.get(type_)
+        if value is None and slot is not None:
+            self._remove_listener(type_, slot)
+            del self._handler_slots[type_]
+        elif value is not None and slot is None:
+            slot = _Listener(None)
+            self._handler_slots[type_] = slot
+            self._listeners.setdefault(type_, []).append(slot)
+
+    onopen = property(
+        lambda self: self._get_handler("open"),
+        lambda self, value: self._set_handler("open", value),
+        doc="Called with an ``Event`` when the connection opens.",
+    )
+    onmessage = property(
+        lambda self: self._get_handler("message"),
+        lambda self, value: self._set_handler("message", value),
+        doc="Called with a ``MessageEvent`` for each message received while OPEN.",
+    )
+    onerror = property(
+        lambda self: self._get_handler("error"),
+        lambda self, value: self._set_handler("error", value),
+        doc="Called with an ``Event`` when the connection failed (just before ``close``).",
+    )
+    onclose = property(
+        lambda self: self._get_handler("close"),
+        lambda self, value: self._set_handler("close", value),
+        doc="Called with a ``CloseEvent`` when the connection has closed.",
+    )
+
+    def addEventListener(self, type: str, listener: Listener | None, *, once: bool = False) -> None:
+        """Call ``listener(event)`` for each ``type`` event (once, if ``once``).
+
+        Adding the same function twice for the same type has no effect (DOM rule).
+        An ``async def`` listener is run as a task.
+        """
+        if listener is None:
+            return
+        entries = self._listeners.setdefault(type, [])
+        if any(entry.callback is listener for entry in entries):
+            return
+        entries.append(_Listener(listener, once=once))
+
+    def removeEventListener(self, type: str, listener: Listener | None) -> None:
+        """Stop calling ``listener`` for ``type`` events."""
+        for entry in self._listeners.get(type, []):
+            if entry.callback is listener:
+                self._remove_listener(type, entry)
+                return
+
+    def _remove_listener(self, type_: str, entry: _Listener) -> None:
+        entry.removed = True
+        self._listeners[type_].remove(entry)
+
+    def dispatchEvent(self, event: Event) -> bool:
+        """Run ``event``'s listeners now, in the order they were added; returns True."""
+        event.target = self
+        for entry in list(self._listeners.get(event.type, [])):
+            if entry.removed:  # removed by an earlier listener of this dispatch
+                continue
+            if entry.once:
+                self._remove_listener(event.type, entry)
+            callback = entry.callback or self._handlers.get(event.type)
+            if callback is None:
+                continue
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    task.add_done_callback(lambda t, et=event.type: self._report_task(t, et))
+            except Exception as exc:  # "report the exception", like a browser console
+                self._report(exc, event.type)
+        return True
+
+    def _report(self, exc: BaseException, type_: str) -> None:
+        print(
+            f"Uncaught exception in a {type_!r} listener of {self!r}:",
+            file=sys.stderr,
+        )
+        traceback.print_exception(exc, file=sys.stderr)
+
+    def _report_task(self, task: asyncio.Future[Any], type_: str) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._report(task.exception(), type_)  # type: ignore[arg-type]
+
+    # -- methods ---------------------------------------------------------------------
+
+    def send(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Queue a text (``str``) or binary (bytes-like) message.
+
+        Raises ``DOMException`` ``InvalidStateError`` while CONNECTING.  Once the
+        closing handshake has started the data is discarded, but its size is
+        still added to ``bufferedAmount`` (WHATWG ``send()``).
+        """
+        # "If this's ready state is CONNECTING, throw an InvalidStateError."
+        if self._ready_state == self.CONNECTING:
+            raise DOMException(
+                "Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.",
+                "InvalidStateError",
+            )
+        if isinstance(data, str):
+            payload, text = _usv_string(data).encode("utf-8"), True
+        elif isinstance(data, bytes | bytearray | memoryview):
+            payload, text = bytes(data), False  # copied now, as JS copies the buffer
+        else:
+            raise TypeError(
+                f"send() takes str, bytes, bytearray or memoryview, not {type(data).__name__}"
+            )
+        # "If the WebSocket connection is established, and the string has not yet
+        # been sent, and the closing handshake has not yet started, send ..."
+        connection = self._connection
+        if self._ready_state == self.OPEN and connection is not None:
+            connection.send_message(payload, text)
+        # "Any invocation of this method ... that does not throw an exception must
+        # increase the bufferedAmount attribute by the number of bytes needed to
+        # express the argument" -- even when the data was discarded.
+        self._buffered_amount += len(payload)
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start the closing handshake (or abandon the attempt, if CONNECTING).
+
+        ``code`` must be 1000 or 3000-4999 (else ``InvalidAccessError``) and
+        ``reason`` at most 123 bytes of UTF-8 (else ``SyntaxError``).  With
+        neither, the close frame has an empty body, as Chromium sends it.
+        """
+        # "Validate close code and reason" first (also while CLOSED).
+        code, reason_bytes = check_close_args(code, reason)
+        # Then "close the WebSocket": the first matching case.
+        if self._ready_state in (self.CLOSING, self.CLOSED):
+            return  # "Do nothing."
+        if self._ready_state == self.CONNECTING:
+            # "If the WebSocket connection is not yet established: fail the
+            # WebSocket connection and set ready state to CLOSING."
+            self._set_state(self.CLOSING, by="client")
+            self._fail("WebSocket is closed before the connection is established.")
+            return
+        # "If the closing handshake has not yet started: start the closing
+        # handshake and set ready state to CLOSING.  If code is null and reason
+        # is empty, the close frame must not have a body."
+        details: dict[str, Any] = {"code": code, "reason": reason_bytes.decode("utf-8")}
+        self._set_state(self.CLOSING, by="client", **details)
+        if self._connection is not None:
+            self._connection.send_close(code, details["reason"])
+
+    # -- Python helpers --------------------------------------------------------------
+
+    def wait_for(self, type: str, timeout: float | None = None) -> asyncio.Future[Event]:
+        """Awaitable: an event of ``type`` (``"open"``, ``"message"``, ``"close"``, ...).
+
+        The one-off events "open", "error" and "close" are returned as soon as
+        they have fired (again on every call).  Other events are handed out in
+        order, each once: every ``await ws.wait_for("message")`` returns the
+        oldest message no earlier call returned, even one that arrived before
+        the call (the last ``BACKLOG`` are kept).  If the socket closes first,
+        raises ``ConnectionError`` (its ``.event`` is the ``CloseEvent``).
+        ``timeout`` is in seconds (``TimeoutError``).
+        """
+        future: asyncio.Future[Event] = self._loop.create_future()
+        backlog = self._backlog.get(type)
+        if type in _ONE_OFF and type in self._fired:
+            future.set_result(self._fired[type])
+        elif backlog:
+            future.set_result(backlog.popleft())
+        elif "close" in self._fired:
+            future.set_exception(self._closed_before(type))
+        else:
+            self._waiters.setdefault(type, deque()).append(future)
+        if timeout is None:
+            return future
+        return asyncio.ensure_future(asyncio.wait_for(future, timeout))
+
+    async def closed(self, timeout: float | None = None) -> CloseEvent:
+        """Wait until the ``close`` event has fired; return it."""
+        event = await self.wait_for("close", timeout)
+        assert isinstance(event, CloseEvent)
+        return event
+
+    async def __aenter__(self) -> WebSocket:
+        await self.wait_for("open")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+        await self.closed()
+
+    def __repr__(self) -> str:
+        state = self._STATE_NAMES[self._ready_state]
+        return f"<WebSocket {self.url!r} {state} bufferedAmount={self._buffered_amount}>"
+
+    # -- internals: state, log, tasks ------------------------------------------------
+
+    def _log(self, type_: str, **details: Any) -> None:
+        when = self._loop.time() - self.created_at
+        self.events.append(LogEntry(when, type_, self._ready_state, details))
+
+    def _set_state(self, state: int, **details: Any) -> None:
+        self._ready_state = state
+        if state == self.CLOSING:
+            self._log("closing", **details)
+
+    def _fire(self, event: Event, **details: Any) -> None:
+        self._log(event.type, **details)
+        self.dispatchEvent(event)
+        # then the Python helpers: wait_for() and closed()
+        waiters = self._waiters.get(event.type, deque())
+        while waiters and waiters[0].done():  # e.g. timed out
+            waiters.popleft()
+        if event.type in _ONE_OFF:
+            self._fired[event.type] = event
+            for future in waiters:
+                if not future.done():
+                    future.set_result(event)
+            waiters.clear()
+        elif waiters:
+            waiters.popleft().set_result(event)
+        else:
+            self._backlog.setdefault(event.type, deque(maxlen=BACKLOG)).append(event)
+        if event.type == "close":
+            for type_, futures in self._waiters.items():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(self._closed_before(type_))
+            self._waiters.clear()
+
+    def _closed_before(self, type_: str) -> ConnectionError:
+        event = self._fired["close"]
+        assert isinstance(event, CloseEvent)
+        error = ConnectionError(
+            f"the WebSocket closed (code {event.code}) before a {type_!r} event"
+        )
+        error.event = event  # type: ignore[attr-defined]
+        return error
+
+    def _queue(self, task: Callable[[], None]) -> None:
+        """Queue a task on the event loop: one ``call_soon`` per event, in order."""
+        self._loop.call_soon(task)
+
+    async def _connect(self) -> None:
+        record = self._record
+        host = record.host[1:-1] if record.host.startswith("[") else record.host
+        secure = record.scheme == "wss"
+        port = record.port or _DEFAULT_PORT[record.scheme]
+        uri = WebSocketURI(secure, host, port, record.path, record.query or "")
+        try:
+            await self._loop.create_connection(
+                lambda: _Connection(self, uri),
+                host,
+                port,
+                ssl=ssl.create_default_context() if secure else None,
+            )
+        except asyncio.CancelledError:
+            return  # close() while CONNECTING: it already failed the connection
+        except OSError as exc:
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            self._fail(f"Error in connection establishment: {why}")
+        finally:
+            self._connect_task = None
+
+    def _fail(self, message: str) -> None:
+        """Fail the WebSocket connection while CONNECTING: drop it, then error + close."""
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+        if self._connection is not None:
+            self._connection.abort(message)  # connection_lost() reports the close
+        else:
+            self._closed(1006, "", clean=False, error=message)
+
+    # -- internals: feedback from the protocol (each queues a task) ------------------
+
+    def _opened(self, subprotocol: str) -> None:
+        def task() -> None:
+            # "When the WebSocket connection is established": unless close()
+            # already failed it while we were CONNECTING.
+            if self._ready_state != self.CONNECTING:
+                return
+            self._ready_state = self.OPEN
+            self._extensions = ""
+            self._protocol = subprotocol
+            self._fire(Event("open"), protocol=subprotocol, extensions="")
+
+        self._queue(task)
+
+    def _message(self, data: str | bytes) -> None:
+        def task() -> None:
+            # "When a WebSocket message has been received": "If ready state is
+            # not OPEN, then return." (messages after close() are dropped)
+            if self._ready_state != self.OPEN:
+                return
+            size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+            kind = "text" if isinstance(data, str) else "binary"
+            preview = data[:40]
+            self._fire(
+                MessageEvent("message", data=data, origin=self._record.origin),
+                kind=kind,
+                size=size,
+                preview=preview,
+            )
+
+        self._queue(task)
+
+    def _closing_started(self, code: int, reason: str) -> None:
+        def task() -> None:
+            # "When the WebSocket closing handshake is started, set ready state
+            # to CLOSING (if it is not already)."
+            if self._ready_state == self.OPEN:
+                self._set_state(self.CLOSING, by="server", code=code, reason=reason)
+
+        self._queue(task)
+
+    def _closed(self, code: int, reason: str, clean: bool, error: str | None) -> None:
+        # "When the WebSocket connection is closed": set ready state to CLOSED;
+        # if the connection was *failed*, fire "error"; then fire "close".
+        if self._close_queued:
+            return
+        self._close_queued = True
+
+        def error_task() -> None:
+            self._ready_state = self.CLOSED
+            self._fire(Event("error"), message=error)
+
+        def close_task() -> None:
+            self._ready_state = self.CLOSED
+            event = CloseEvent("close", code=code, reason=reason, wasClean=clean)
+            self._fire(event, code=code, reason=reason, wasClean=clean)
+
+        if error is not None:
+            self._queue(error_task)
+        self._queue(close_task)
+
+
+# --------------------------------------------------------------------------- the network half
+
+
+class _Outgoing:
+    """Frame bytes waiting for the transport; ``app`` bytes at the end are payload."""
+
+    __slots__ = ("app", "data", "sent")
+
+    def __init__(self, data: bytes, app: int) -> None:
+        self.data = memoryview(data)
+        self.app = app
+        self.sent = 0
+
+
+class _Connection(asyncio.Protocol):
+    """Drives a sans-I/O ``ClientProtocol`` over an asyncio transport.
+
+    Owns the send queue and the transport's flow control; reports what happens
+    to its ``WebSocket`` through the methods that queue tasks.
+    """
+
+    def __init__(self, ws: WebSocket, uri: WebSocketURI) -> None:
+        self.ws = ws
+        self.loop = ws._loop
+        ws._connection = self
+        self.protocol = ClientProtocol(
+            uri,
+            subprotocols=ws._offered or None,
+            extensions=None,  # no permessage-deflate: see the module docstring
+            max_size=None,  # browsers put no limit on incoming messages
+        )
+        self.transport: asyncio.Transport | None = None
+        self.queue: deque[_Outgoing | None] = deque()  # None = half-close (EOF)
+        self.paused = False
+        self.flush_scheduled = False
+        self.close_timer: asyncio.TimerHandle | None = None
+        self.failure: str | None = None
+        self.opened = False
+        # message being received: ("text", decoder, parts) or ("binary", None, parts)
+        self.text: bool = False
+        self.decoder: codecs.IncrementalDecoder | None = None
+        self.parts: list[Any] | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if self.failure is not None:  # close() won the race with the TCP connect
+            transport.abort()
+            return
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+        request = self.protocol.connect()
+        request.headers["User-Agent"] = USER_AGENT
+        self.protocol.send_request(request)
+        self._queue_writes()
+
+    def data_received(self, data: bytes) -> None:
+        if self.failure is not None:
+            return
+        self.protocol.receive_data(data)
+        self._process()
+
+    def eof_received(self) -> None:
+        self.protocol.receive_eof()
+        self._process()
+        # returning None lets asyncio close the transport; connection_lost() follows
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+        self.protocol.receive_eof()  # idempotent
+        protocol = self.protocol
+        if not self.opened:
+            # the opening handshake never completed: the connection *failed*
+            failure = self.failure or _handshake_failure(protocol.handshake_exc, exc)
+            self.ws._closed(1006, "", clean=False, error=failure)
+            return
+        rcvd, sent = protocol.close_rcvd, protocol.close_sent
+        # RFC 6455 §7.1.5: no close frame received means code 1006.
+        code = 1006 if rcvd is None else int(rcvd.code)
+        reason = "" if rcvd is None else rcvd.reason
+        # §7.1.1 "closed cleanly": both close frames went through before TCP closed.
+        clean = rcvd is not None and sent is not None and self.failure is None
+        self.ws._closed(code, reason, clean=clean, error=self.failure)
+
+    # -- reading -------------------------------------------------------------------
+
+    def _process(self) -> None:
+        for event in self.protocol.events_received():
+            if isinstance(event, Response):
+                if self.protocol.handshake_exc is not None:
+                    pass  # reported by connection_lost(), once the transport is closed
+                elif self.ws._offered and self.protocol.subprotocol is None:
+                    # WHATWG "establish a WebSocket connection": "If protocols is
+                    # not the empty list and extracting header list values given
+                    # `Sec-WebSocket-Protocol` ... results in null ... fail".
+                    self.failure = (
+                        "Error during WebSocket handshake: Sent non-empty "
+                        "'Sec-WebSocket-Protocol' header but no response was received"
+                    )
+                    if self.transport is not None:
+                        self.transport.close()
+                    return
+                else:
+                    self.opened = True
+                    self.ws._opened(self.protocol.subprotocol or "")
+            elif isinstance(event, Frame):
+                self._frame(event)
+            if self.failure is not None:
+                break
+        parser_exc = self.protocol.parser_exc
+        if parser_exc is not None and not isinstance(parser_exc, EOFError):
+            self.failure = self.failure or str(parser_exc)
+        if self.protocol.handshake_exc is not None and self.transport is not None:
+            # a failed handshake: Chromium drops the connection at once
+            self.transport.close()
+            return
+        self._queue_writes()
+
+    def _frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode in (Opcode.TEXT, Opcode.BINARY):
+            self.text = opcode is Opcode.TEXT
+            self.decoder = codecs.getincrementaldecoder("utf-8")() if self.text else None
+            self.parts = []
+        elif opcode is Opcode.CLOSE:
+            rcvd = self.protocol.close_rcvd
+            if rcvd is not None:
+                self.ws._closing_started(int(rcvd.code), rcvd.reason)
+            return
+        elif opcode is not Opcode.CONT:
+            return  # ping (the pong is already queued) or pong
+        assert self.parts is not None
+        if self.decoder is not None:
+            try:
+                self.parts.append(self.decoder.decode(frame.data, final=frame.fin))
+            except UnicodeDecodeError:
+                # Chromium: close 1002 "Invalid UTF-8 in text frame" (RFC 6455
+                # §8.1 says fail the connection; §7.4.1 would suggest 1007).
+                self.failure = "Could not decode a text frame as UTF-8."
+                self.protocol.fail(1002, "Invalid UTF-8 in text frame")
+                return
+        else:
+            self.parts.append(frame.data)
+        if frame.fin:
+            data = "".join(self.parts) if self.text else b"".join(self.parts)
+            self.parts = None
+            self.ws._message(data)
+
+    # -- writing -------------------------------------------------------------------
+
+    def send_message(self, payload: bytes, text: bool) -> None:
+        if self.protocol.state is not State.OPEN:
+            return  # the closing handshake started: the data is discarded
+        if text:
+            self.protocol.send_text(payload)
+        else:
+            self.protocol.send_binary(payload)
+        self._queue_writes(app=len(payload))
+
+    def send_close(self, code: int | None, reason: str) -> None:
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self._queue_writes()
+
+    def abort(self, failure: str) -> None:
+        self.failure = self.failure or failure
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _queue_writes(self, app: int = 0) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.queue.append(_Outgoing(data, app))
+                app = 0
+            else:
+                self.queue.append(None)
+        if not self.flush_scheduled and not self.paused:
+            # hand data over from the loop, never from inside send(): the
+            # browser's bufferedAmount only falls between tasks
+            self.flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        while self.queue and not self.paused:
+            item = self.queue[0]
+            if item is None:
+                self.queue.popleft()
+                if transport.can_write_eof():
+                    transport.write_eof()
+                continue
+            start = item.sent
+            chunk = item.data[start : start + WRITE_CHUNK]
+            item.sent += len(chunk)
+            # only the payload at the end of the frame counts in bufferedAmount
+            payload_start = len(item.data) - item.app
+            handed = max(0, item.sent - max(start, payload_start))
+            self.ws._buffered_amount -= handed
+            if item.sent == len(item.data):
+                self.queue.popleft()
+            transport.write(chunk)  # may call pause_writing() right away
+        if not self.queue and self.protocol.close_expected() and self.close_timer is None:
+            # our close frame is on its way: give the server close_timeout
+            # seconds to finish the handshake and close TCP, then drop it.
+            self.close_timer = self.loop.call_later(self.ws._close_timeout, transport.abort)
+
+
+def _handshake_failure(handshake_exc: Exception | None, exc: Exception | None) -> str:
+    """Chromium-style console text for a connection that never opened."""
+    if isinstance(handshake_exc, InvalidStatus):
+        status = handshake_exc.response.status_code
+        return f"Error during WebSocket handshake: Unexpected response code: {status}"
+    if handshake_exc is not None:
+        return f"Error during WebSocket handshake: {handshake_exc}"
+    if exc is not None:
+        return f"Error in connection establishment: {exc}"
+    return "Connection closed before receiving a handshake response"
