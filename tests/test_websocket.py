@@ -25,6 +25,7 @@ from websockets.http11 import Request, Response
 from websockets.utils import accept_key
 
 import wslearn.dom
+from wslearn.url import parse_websocket_url
 from wslearn.websocket import (
     CloseEvent,
     DOMException,
@@ -32,7 +33,6 @@ from wslearn.websocket import (
     LogEntry,
     MessageEvent,
     WebSocket,
-    _parse_url,
 )
 
 TEST_TIMEOUT = 10.0
@@ -311,7 +311,7 @@ async def test_server_that_never_answers_close_is_dropped_after_close_timeout() 
 )
 def test_url_is_parsed_and_serialized_like_chromium(url: str, href: str) -> None:
     # Values observed in Chromium 156 (``new WebSocket(url).url``).
-    assert _parse_url(url).href == href
+    assert parse_websocket_url(url).href == href
 
 
 @async_test

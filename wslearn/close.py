@@ -32,7 +32,7 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 
-from wslearn.dom import DOMException
+from wslearn.dom import DOMException, usv_string
 from wslearn.framing import ProtocolError
 
 __all__ = [
@@ -262,7 +262,7 @@ def check_close_args(
             raise TypeError(f"close reason must be a str or None, not {type(reason).__name__}")
         # Step 2: "Let reasonBytes be the result of UTF-8 encoding reason.
         # If reasonBytes is longer than 123 bytes, then throw a 'SyntaxError'."
-        reason_bytes = _usv_string(reason).encode("utf-8")
+        reason_bytes = usv_string(reason).encode("utf-8")
         if len(reason_bytes) > MAX_REASON_BYTES:
             raise DOMException(
                 f"The close reason must not be longer than {MAX_REASON_BYTES} bytes "
@@ -273,12 +273,3 @@ def check_close_args(
     if code is None and reason_bytes:
         code = int(CloseCode.NORMAL_CLOSURE)
     return code, reason_bytes
-
-
-def _usv_string(text: str) -> str:
-    """Convert ``text`` as WebIDL turns a JS string into a ``USVString``.
-
-    Surrogate pairs join into one code point and lone surrogates become
-    U+FFFD, so the result always encodes to UTF-8.
-    """
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

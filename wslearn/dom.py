@@ -16,3 +16,12 @@ class DOMException(Exception):
 
     def __repr__(self) -> str:
         return f"DOMException({self.name}: {self.args[0]})"
+
+
+def usv_string(text: str) -> str:
+    """Convert ``text`` as WebIDL turns a JS string into a ``USVString``.
+
+    JS strings are UTF-16: surrogate pairs join into one code point and lone
+    surrogates become U+FFFD, so the result always encodes to UTF-8.
+    """
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")

@@ -71,10 +71,8 @@ from __future__ import annotations
 import asyncio
 import codecs
 import inspect
-import ipaddress
 import os
 import re
-import socket
 import ssl
 import sys
 import traceback
@@ -82,7 +80,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
-from urllib.parse import unquote
 
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidStatus
@@ -92,7 +89,8 @@ from websockets.protocol import State
 from websockets.uri import WebSocketURI
 
 from wslearn.close import check_close_args
-from wslearn.dom import DOMException
+from wslearn.dom import DOMException, usv_string
+from wslearn.url import DEFAULT_PORT, parse_websocket_url, syntax_error
 
 __all__ = [
     "CloseEvent",
@@ -177,151 +175,6 @@ class _Listener:
     removed: bool = False
 
 
-# --------------------------------------------------------------------------- URLs
-
-_C0_OR_SPACE = "".join(map(chr, range(0x21)))
-_PATH_ENCODE = set(' "#<>?`{}')
-_QUERY_ENCODE = set(" \"#<>'")
-_USERINFO_ENCODE = _PATH_ENCODE | set("/:;=@[\\]^|")
-_FORBIDDEN_HOST = set(" #%/:<>?@[\\]^|") | {chr(i) for i in range(0x20)} | {"\x7f"}
-_DEFAULT_PORT = {"ws": 80, "wss": 443}
-
-
-@dataclass(frozen=True)
-class _URLRecord:
-    scheme: str
-    username: str
-    password: str
-    host: str
-    port: int | None
-    path: str
-    query: str | None
-
-    @property
-    def origin(self) -> str:
-        port = "" if self.port is None else f":{self.port}"
-        return f"{self.scheme}://{self.host}{port}"
-
-    @property
-    def href(self) -> str:
-        userinfo = ""
-        if self.username or self.password:
-            userinfo = self.username + (f":{self.password}" if self.password else "") + "@"
-        query = "" if self.query is None else f"?{self.query}"
-        port = "" if self.port is None else f":{self.port}"
-        return f"{self.scheme}://{userinfo}{self.host}{port}{self.path}{query}"
-
-
-def _percent_encode(text: str, encode_set: set[str]) -> str:
-    return "".join(
-        "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
-        if ch in encode_set or not " " <= ch <= "~"
-        else ch
-        for ch in text
-    )
-
-
-def _syntax_error(message: str) -> DOMException:
-    return DOMException(f"Failed to construct 'WebSocket': {message}", "SyntaxError")
-
-
-def _parse_host(text: str, url: str) -> str:
-    """WHATWG host parser, for the hosts a course meets (IPv4, IPv6, domains)."""
-    invalid = _syntax_error(f"The URL '{url}' is invalid.")
-    if text.startswith("["):
-        if not text.endswith("]"):
-            raise invalid
-        try:
-            return f"[{ipaddress.IPv6Address(text[1:-1]).compressed}]"
-        except ValueError:
-            raise invalid from None
-    domain = unquote(text)
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise invalid from None
-    domain = domain.lower()
-    if not domain or _FORBIDDEN_HOST & set(domain):
-        raise invalid
-    last = domain.rstrip(".").rpartition(".")[2]
-    if last and (last.isdigit() or re.fullmatch(r"0x[0-9a-f]*", last)):
-        # "ends in a number": an IPv4 address, possibly short ("127.1") or hex
-        try:
-            return socket.inet_ntoa(socket.inet_aton(domain.rstrip(".")))
-        except OSError:
-            raise invalid from None
-    return domain
-
-
-def _parse_url(url: str) -> _URLRecord:
-    """WHATWG "get a URL record": parse ``url``, map http(s) to ws(s), refuse fragments."""
-    if not isinstance(url, str):
-        raise TypeError(f"url must be a str, not {type(url).__name__}")
-    invalid = _syntax_error(f"The URL '{url}' is invalid.")
-    # URL parser: strip leading/trailing C0 controls and spaces, drop tabs/newlines.
-    text = re.sub(r"[\t\n\r]", "", url.strip(_C0_OR_SPACE))
-    match = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.\-]*):(.*)", text, re.DOTALL)
-    if match is None:
-        # A relative URL needs a base URL; a Python program has no document.
-        raise invalid
-    scheme, rest = match[1].lower(), match[2]
-    # "If urlRecord's scheme is "http", set it to "ws"; if it is "https",
-    # set it to "wss"."
-    scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
-    # "If urlRecord's scheme is not "ws" or "wss", throw a SyntaxError."
-    if scheme not in ("ws", "wss"):
-        raise _syntax_error(
-            "The URL's scheme must be either 'http', 'https', 'ws', or 'wss'. "
-            f"'{match[1].lower()}' is not allowed."
-        )
-    rest, hash_sign, fragment = rest.partition("#")
-    # Special schemes: any run of / or \ introduces the authority.
-    rest = rest.lstrip("/\\")
-    end = re.search(r"[/\\?]", rest)
-    authority, rest = (rest[: end.start()], rest[end.start() :]) if end else (rest, "")
-    username = password = ""
-    if "@" in authority:
-        userinfo, _, authority = authority.rpartition("@")
-        user, _, pw = userinfo.partition(":")
-        username = _percent_encode(user, _USERINFO_ENCODE)
-        password = _percent_encode(pw, _USERINFO_ENCODE)
-    host_text, port_text = authority, ""
-    port_match = re.fullmatch(r"(.*?):([^:\]]*)", authority)
-    if port_match and not (authority.startswith("[") and authority.endswith("]")):
-        host_text, port_text = port_match[1], port_match[2]
-    if not host_text:
-        raise invalid
-    host = _parse_host(host_text, url)
-    port: int | None = None
-    if port_text:
-        if not port_text.isdigit() or int(port_text) > 65535:
-            raise invalid
-        port = int(port_text)
-        if port == _DEFAULT_PORT[scheme]:
-            port = None
-    path_text, question, query_text = rest.partition("?")
-    segments: list[str] = []
-    for segment in re.split(r"[/\\]", path_text)[1:] if path_text else [""]:
-        dots = segment.lower().replace("%2e", ".")
-        if dots == "..":
-            if segments:
-                segments.pop()
-        elif dots != ".":
-            segments.append(_percent_encode(segment, _PATH_ENCODE))
-    if path_text and re.split(r"[/\\]", path_text)[-1].lower().replace("%2e", ".") in (".", ".."):
-        segments.append("")  # "/a/.." is "/", not "" (a trailing dot segment keeps its slash)
-    path = "/" + "/".join(segments)
-    query = _percent_encode(query_text, _QUERY_ENCODE) if question else None
-    # "If urlRecord's fragment is non-null, throw a SyntaxError."
-    if hash_sign:
-        raise _syntax_error(
-            f"The URL contains a fragment identifier ('{fragment}'). "
-            "Fragment identifiers are not allowed in WebSocket URLs."
-        )
-    return _URLRecord(scheme, username, password, host, port, path, query)
-
-
 # RFC 6455 §4.1 / RFC 7230: a subprotocol name is a "token": printable ASCII
 # other than separators.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -340,16 +193,11 @@ def _check_protocols(protocols: str | Iterable[str] | None) -> list[str]:
         # fail to match the requirements for elements that comprise the value of
         # `Sec-WebSocket-Protocol` fields ... throw a SyntaxError."
         if not _TOKEN.fullmatch(name):
-            raise _syntax_error(f"The subprotocol {name!r} is invalid.")
+            raise syntax_error(f"The subprotocol {name!r} is invalid.")
         if name in seen:
-            raise _syntax_error(f"The subprotocol {name!r} is duplicated.")
+            raise syntax_error(f"The subprotocol {name!r} is duplicated.")
         seen.add(name)
     return names
-
-
-def _usv_string(text: str) -> str:
-    """WebIDL USVString: join surrogate pairs, lone surrogates become U+FFFD."""
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 # --------------------------------------------------------------------------- the API half
@@ -389,7 +237,7 @@ class WebSocket:
                 "WebSocket() needs a running asyncio event loop: create it inside "
                 "'async def' code (e.g. asyncio.run(main())) or in a Jupyter cell"
             ) from None
-        record = _parse_url(url)
+        record = parse_websocket_url(url)
         offered = _check_protocols(protocols)
 
         self._loop = loop
@@ -567,7 +415,7 @@ class WebSocket:
                 "InvalidStateError",
             )
         if isinstance(data, str):
-            payload, text = _usv_string(data).encode("utf-8"), True
+            payload, text = usv_string(data).encode("utf-8"), True
         elif isinstance(data, bytes | bytearray | memoryview):
             payload, text = bytes(data), False  # copied now, as JS copies the buffer
         else:
@@ -707,7 +555,7 @@ class WebSocket:
         record = self._record
         host = record.host[1:-1] if record.host.startswith("[") else record.host
         secure = record.scheme == "wss"
-        port = record.port or _DEFAULT_PORT[record.scheme]
+        port = record.port or DEFAULT_PORT[record.scheme]
         uri = WebSocketURI(secure, host, port, record.path, record.query or "")
         try:
             await self._loop.create_connection(
