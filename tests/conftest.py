@@ -48,3 +48,14 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("notebook run times (fresh kernel)")
         for name, seconds in sorted(NOTEBOOK_TIMES.items()):
             terminalreporter.write_line(f"{name:32} {seconds:6.1f} s")
+
+
+def run(coro, timeout: float = 15.0):
+    """``asyncio.run(coro)`` with a time limit: every test ends by itself."""
+    import asyncio
+
+    async def bounded():
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    return asyncio.run(bounded())

@@ -10,18 +10,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import run
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 
 from wslearn import servers
-
-
-def run(coro):
-    async def bounded():
-        async with asyncio.timeout(15):
-            return await coro
-
-    return asyncio.run(bounded())
 
 
 def test_echo_server_echoes_text_and_binary_on_loopback():

@@ -5,17 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 
+from conftest import run
 from websockets.asyncio.client import connect
 
 from wslearn import servers, wire
-
-
-def run(coro):
-    async def bounded():
-        async with asyncio.timeout(15):
-            return await coro
-
-    return asyncio.run(bounded())
 
 
 def test_a_connection_through_the_tap_behaves_like_a_direct_one():
