@@ -1,0 +1,213 @@
+"""Notebook 02's checks pass the reference solutions and fail the usual wrong ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from wslearn import framing
+from wslearn.exercises import run_checker
+
+# --- parse_header -------------------------------------------------------------------------------
+
+
+def parse_header(data: bytes) -> dict:
+    length = data[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(data[2:4], "big")
+    elif length == 127:
+        length = int.from_bytes(data[2:10], "big")
+    return {
+        "fin": bool(data[0] & 0x80),
+        "opcode": data[0] & 0x0F,
+        "masked": bool(data[1] & 0x80),
+        "length": length,
+    }
+
+
+def header_forgets_the_mask_bit(data: bytes) -> dict:
+    return {**parse_header(data), "length": parse_header(data)["length"] | (data[1] & 0x80)}
+
+
+def header_little_endian(data: bytes) -> dict:
+    fields = parse_header(data)
+    if data[1] & 0x7F == 126:
+        fields["length"] = int.from_bytes(data[2:4], "little")
+    elif data[1] & 0x7F == 127:
+        fields["length"] = int.from_bytes(data[2:10], "little")
+    return fields
+
+
+def header_ignores_extended_lengths(data: bytes) -> dict:
+    return {**parse_header(data), "length": data[1] & 0x7F}
+
+
+def header_with_fin_as_a_number(data: bytes) -> dict:
+    return {**parse_header(data), "fin": data[0] & 0x80, "masked": data[1] & 0x80}
+
+
+def header_reads_the_opcode_from_the_top(data: bytes) -> dict:
+    return {**parse_header(data), "opcode": data[0] >> 4}
+
+
+def test_parse_header_passes_the_reference():
+    report = run_checker("parse_header", parse_header)
+    assert report.passed, str(report)
+    assert len(report.results) >= 7
+
+
+def test_parse_header_accepts_truthy_flags():
+    """FIN as 0x80 instead of True is the same answer: the check compares truth values."""
+    assert run_checker("parse_header", header_with_fin_as_a_number).passed
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (header_forgets_the_mask_bit, "data[1] & 0x7F"),
+        (header_little_endian, "big-endian"),
+        (header_ignores_extended_lengths, "126 means the real length"),
+        (header_reads_the_opcode_from_the_top, "low 4 bits"),
+    ],
+)
+def test_parse_header_fails_a_wrong_solution_with_a_hint(wrong, hint):
+    report = run_checker("parse_header", wrong)
+    assert not report.passed
+    assert any(hint in r.message for r in report.results if not r.passed), str(report)
+
+
+def test_parse_header_explains_a_wrong_return_shape():
+    report = run_checker("parse_header", lambda data: (True, 1, True, 5))
+    assert not report.passed
+    assert "return a dict with exactly the keys" in report.results[0].message
+
+
+# --- apply_mask ---------------------------------------------------------------------------------
+
+
+def apply_mask(data: bytes, mask: bytes) -> bytes:
+    return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+def mask_with_i_mod_2(data: bytes, mask: bytes) -> bytes:
+    return bytes(b ^ mask[i % 2] for i, b in enumerate(data))
+
+
+def mask_with_the_first_byte_only(data: bytes, mask: bytes) -> bytes:
+    return bytes(b ^ mask[0] for b in data)
+
+
+def mask_returning_a_list(data: bytes, mask: bytes) -> list[int]:
+    return [b ^ mask[i % 4] for i, b in enumerate(data)]
+
+
+def test_apply_mask_passes_the_reference_and_the_library():
+    for solution in (apply_mask, framing.apply_mask):
+        report = run_checker("apply_mask", solution)
+        assert report.passed, str(report)
+    assert report.results[-1].case == "a real websockets server unmasks your masked frame"
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (mask_with_i_mod_2, "mask[i % 4], not i % 2"),
+        (mask_with_the_first_byte_only, "not always the first one"),
+        (mask_returning_a_list, "return bytes"),
+    ],
+)
+def test_apply_mask_fails_a_wrong_solution_with_a_hint(wrong, hint):
+    report = run_checker("apply_mask", wrong)
+    assert not report.passed
+    assert any(hint in r.message for r in report.results if not r.passed), str(report)
+
+
+def test_apply_mask_the_real_server_rejects_a_wrong_mask():
+    report = run_checker("apply_mask", mask_with_i_mod_2)
+    real = report.results[-1]
+    assert not real.passed
+    assert "the server closed the connection: 1007" in real.message  # invalid UTF-8
+
+
+# --- encode_length ------------------------------------------------------------------------------
+
+
+def encode_length(n: int, masked: bool) -> bytes:
+    mask_bit = 0x80 if masked else 0
+    if n <= 125:
+        return bytes([mask_bit | n])
+    if n <= 0xFFFF:
+        return bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    return bytes([mask_bit | 127]) + n.to_bytes(8, "big")
+
+
+def length_without_the_mask_bit(n: int, masked: bool) -> bytes:
+    return encode_length(n, False)
+
+
+def length_little_endian(n: int, masked: bool) -> bytes:
+    first = encode_length(n, masked)
+    return first[:1] + first[1:][::-1]
+
+
+def length_not_minimal(n: int, masked: bool) -> bytes:
+    """Always the 16-bit form below 65536: websockets accepts it, the RFC does not."""
+    mask_bit = 0x80 if masked else 0
+    if n <= 0xFFFF:
+        return bytes([mask_bit | 126]) + n.to_bytes(2, "big")
+    return encode_length(n, masked)
+
+
+def length_with_two_bytes_for_everything_long(n: int, masked: bool) -> bytes:
+    mask_bit = 0x80 if masked else 0
+    if n <= 125:
+        return bytes([mask_bit | n])
+    return bytes([mask_bit | 126]) + (n & 0xFFFF).to_bytes(2, "big")
+
+
+def test_encode_length_passes_the_reference():
+    report = run_checker("encode_length", encode_length)
+    assert report.passed, str(report)
+
+
+def test_encode_length_matches_the_library_encoder():
+    for n in (0, 125, 126, 65535, 65536, 70_000):
+        for masked in (False, True):
+            key = b"\x00\x00\x00\x00" if masked else False
+            frame = framing.encode_frame(framing.Frame(True, framing.Opcode.BINARY, bytes(n)), key)
+            header = frame[1 : len(frame) - n - (4 if masked else 0)]
+            assert encode_length(n, masked) == header
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (length_without_the_mask_bit, "OR byte 1 with 0x80"),
+        (length_little_endian, "big-endian"),
+        (length_not_minimal, "shortest form"),
+        (length_with_two_bytes_for_everything_long, "127, then 8 bytes"),
+    ],
+)
+def test_encode_length_fails_a_wrong_solution_with_a_hint(wrong, hint):
+    report = run_checker("encode_length", wrong)
+    assert not report.passed
+    assert any(hint in r.message for r in report.results if not r.passed), str(report)
+
+
+def test_encode_length_the_real_server_rejects_an_unmasked_client_frame():
+    report = run_checker("encode_length", length_without_the_mask_bit)
+    real = report.results[-1]
+    assert not real.passed
+    assert "1002" in real.message and "OR byte 1 with 0x80" in real.message
+
+
+# --- the stubs of the student copies ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["parse_header", "apply_mask", "encode_length"])
+def test_a_stub_fails_with_the_not_written_message(name):
+    def stub(*args):
+        raise NotImplementedError
+
+    report = run_checker(name, stub)
+    assert not report.passed
+    assert all(not r.passed for r in report.results)
