@@ -141,7 +141,7 @@ def for_notebook(notebook: str) -> list[str]:
     return [e.name for e in exercises if e.notebook.split("_", 1)[0] == number]
 
 
-def _describe_error(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     if isinstance(exc, NotImplementedError):
         return NOT_WRITTEN
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
@@ -169,7 +169,7 @@ def case(
     try:
         got = compute()
     except Exception as exc:
-        return Result(description, False, _join(_describe_error(exc), hint))
+        return Result(description, False, _join(describe_error(exc), hint))
     if expected is _MISSING:
         return Result(description, bool(got), "" if got else hint)
     same = compare(got, expected) if compare else got == expected
@@ -198,7 +198,7 @@ def raises(
     except error as exc:
         return Result(description, where(exc), "" if where(exc) else hint)
     except Exception as exc:
-        return Result(description, False, _join(_describe_error(exc), hint))
+        return Result(description, False, _join(describe_error(exc), hint))
     return Result(description, False, _join(f"returned {_short(got)} instead of raising", hint))
 
 
@@ -226,7 +226,7 @@ def run_checker(name: str, obj: Any) -> Report:
         for result in outcome:
             report.results.append(result)
     except Exception as exc:  # a checker must not crash on a learner's mistake
-        report.results.append(Result("running the checks", False, _describe_error(exc)))
+        report.results.append(Result("running the checks", False, describe_error(exc)))
     return report
 
 
@@ -257,6 +257,7 @@ __all__ = [
     "Result",
     "case",
     "check",
+    "describe_error",
     "exercise",
     "for_notebook",
     "raises",

@@ -16,7 +16,7 @@ from typing import Any
 from websockets import frames as ws_frames
 
 from wslearn import framing, handshake, servers
-from wslearn.exercises import Result, _describe_error, case, exercise
+from wslearn.exercises import Result, case, describe_error, exercise
 
 NOTEBOOK = "02_framing"
 
@@ -210,7 +210,7 @@ async def check_apply_mask(apply_mask: Callable[[bytes, bytes], bytes]) -> list[
     try:
         masked = bytes(apply_mask(message, key))
     except Exception as exc:
-        results.append(Result(description, False, _describe_error(exc)))
+        results.append(Result(description, False, describe_error(exc)))
         return results
     frame = bytes([0x81, 0x80 | len(message)]) + key + masked
     got = await _echo_of(frame)
@@ -281,7 +281,7 @@ async def check_encode_length(encode_length: Callable[[int, bool], bytes]) -> li
     try:
         second = bytes(encode_length(len(message), True))
     except Exception as exc:
-        results.append(Result(description, False, _describe_error(exc)))
+        results.append(Result(description, False, describe_error(exc)))
         return results
     frame = b"\x82" + second + RFC_KEY + framing.apply_mask(message, RFC_KEY)
     got = await _echo_of(frame)
