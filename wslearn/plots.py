@@ -433,3 +433,411 @@ def header_sizes(sizes: Sequence[int], client: Sequence[int], server: Sequence[i
     right.set_ylabel("header share of the frame (%)")
     right.set_title("…and soon stops mattering")
     return fig
+
+
+# --- notebook 03: the lifecycle of a WebSocket ------------------------------------------------
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from matplotlib.text import Text
+
+    from wslearn.websocket import LogEntry
+
+STATE_NAMES = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")  # readyState 0..3
+
+
+def _event_label(entry: LogEntry) -> tuple[str, bool]:
+    """The label of one ``WebSocket.events`` entry, and whether it is a fired event."""
+    kind, details = entry.type, entry.details
+    if kind == "connecting":
+        return "new WebSocket()", False
+    if kind == "closing":
+        code = details.get("code")
+        if details.get("by") == "server":
+            return f"close frame\nfrom server ({code})", False
+        return ("close()" if code is None else f"close({code})"), False
+    if kind == "message":
+        preview = details.get("preview", "")
+        if isinstance(preview, bytes):
+            return f"message\n{details.get('size', len(preview))} bytes", True
+        text = preview if len(preview) <= 12 else preview[:11] + "…"
+        return f"message\n{text!r}", True
+    if kind == "close":
+        clean = "clean" if details.get("wasClean") else "not clean"
+        return f"close {details.get('code')}\n{clean}", True
+    return kind, True  # open, error
+
+
+def _event_colour(entry: LogEntry) -> str:
+    """Red for what went wrong (error, a close that was not clean), black for the rest."""
+    if entry.type == "error" or (entry.type == "close" and not entry.details.get("wasClean")):
+        return BAD
+    return "black"
+
+
+def _spread(xs: Sequence[float], widths: Sequence[float], left: float, right: float) -> list[float]:
+    """Label centres as near ``xs`` as possible, labels of ``widths`` not overlapping."""
+    pos = list(xs)
+    if not pos:
+        return pos
+    gap = [(widths[i] + widths[i + 1]) / 2 for i in range(len(widths) - 1)]
+    for i in range(1, len(pos)):  # push right ...
+        pos[i] = max(pos[i], pos[i - 1] + gap[i - 1])
+    pos[-1] = min(pos[-1], right - widths[-1] / 2)
+    for i in range(len(pos) - 2, -1, -1):  # ... then back from the right edge ...
+        pos[i] = min(pos[i], pos[i + 1] - gap[i])
+    pos[0] = max(pos[0], left + widths[0] / 2)
+    for i in range(1, len(pos)):  # ... and right again from the left edge
+        pos[i] = max(pos[i], pos[i - 1] + gap[i - 1])
+    return pos
+
+
+def readystate_timeline(
+    lives: Sequence[LogEntry] | Mapping[str, Sequence[LogEntry]], title: str = ""
+) -> Figure:
+    """Notebook 03: readyState over time as coloured bands, with the events marked.
+
+    ``lives`` is one socket's ``ws.events`` (or the socket), or ``{name: ws.events}``
+    for one row per socket on a shared time axis (milliseconds since each socket was
+    created). Bands take the ``STATES`` colours. A fired event (open, message,
+    error, close) is a bold tick, red when something went wrong; a readyState
+    change that fires no event (``new WebSocket()``, ``close()``, a close frame
+    from the server) is a thin grey one. Labels that would overlap are moved
+    sideways, with a thin line to their moment.
+    """
+    from matplotlib.patches import Patch, Rectangle
+
+    def entries(life: Any) -> list[LogEntry]:  # ws.events, or the WebSocket itself
+        return sorted(getattr(life, "events", life), key=lambda e: e.time)
+
+    if hasattr(lives, "items"):
+        rows = {name: entries(life) for name, life in lives.items()}
+    else:
+        rows = {"": entries(lives)}
+    last = max((e.time for events in rows.values() for e in events), default=0.0) * 1000
+    right = (last or 1.0) * 1.12  # room for the CLOSED band after the last event
+    pitch, band = 2.3, 0.42  # row spacing and band height (data units)
+    base = band / 2 + 0.08  # top of an event's tick, above the band's centre
+    fig, ax = figure(9, 1.0 + 1.15 * len(rows))
+    ax.set_xlim(-0.02 * right, right)
+    ax.set_ylim(-(len(rows) - 1) * pitch - 0.5, 1.85)
+
+    labels: list[list[tuple[float, float, str, Text]]] = []
+    for row, events in enumerate(rows.values()):
+        y = -row * pitch
+        # each entry's readyState holds from its time until the next entry
+        for entry, after in zip(events, [*events[1:], None], strict=True):
+            start = entry.time * 1000
+            stop = right if after is None else after.time * 1000
+            alpha = 0.45 if entry.readyState == 3 else 0.85
+            ax.add_patch(
+                Rectangle(
+                    (start, y - band / 2),
+                    stop - start,
+                    band,
+                    facecolor=STATES[entry.readyState],
+                    alpha=alpha,
+                    lw=0,
+                )
+            )
+        labels.append([])
+        for entry in events:
+            t = entry.time * 1000
+            text, fired = _event_label(entry)
+            colour = _event_colour(entry) if fired else NETWORK
+            ax.plot([t, t], [y - base, y + base], color=colour, lw=1.8 if fired else 1.0)
+            label = ax.text(
+                t,
+                y + base + 0.54,
+                text,
+                ha="center",
+                va="bottom",
+                fontsize=8.5,
+                color=colour,
+                weight="bold" if fired else "normal",
+                linespacing=1.1,
+            )
+            labels[-1].append((t, y, colour, label))
+
+    ax.set_yticks([-row * pitch for row in range(len(rows))], list(rows))
+    ax.tick_params(axis="y", length=0)
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel("time since the WebSocket was created (ms)")
+    handles = [
+        Patch(facecolor=STATES[s], alpha=0.45 if s == 3 else 0.85, label=f"{s} {name}")
+        for s, name in enumerate(STATE_NAMES)
+    ]
+    fig.legend(
+        handles=handles,
+        loc="outside upper center",
+        ncols=4,
+        frameon=False,
+        title="readyState",
+        title_fontsize=8.5,
+        fontsize=8.5,
+    )
+    if title:
+        ax.set_title(title, loc="left")
+
+    # Measure the labels in the final layout, then move them apart where they overlap.
+    fig.canvas.draw()
+    fig.set_layout_engine("none")  # keep the layout the widths were measured in
+    renderer = fig.canvas.get_renderer()
+    to_data = ax.transData.inverted()
+    x0, x1 = ax.get_xlim()
+    for row_labels in labels:
+        widths = []
+        for *_, label in row_labels:
+            box = label.get_window_extent(renderer)
+            (a, _), (b, _) = to_data.transform([(box.x0, 0), (box.x1, 0)])
+            widths.append(b - a + 0.012 * (x1 - x0))
+        xs = _spread([t for t, *_ in row_labels], widths, x0, x1)
+        for (t, y, colour, label), x in zip(row_labels, xs, strict=True):
+            label.set_x(x)
+            ax.plot([t, t, x], [y + base, y + base + 0.22, y + base + 0.5], color=colour, lw=0.6)
+    return fig
+
+
+# --- notebook 04: close codes and the closing handshake ----------------------------------------
+
+
+def closing_handshakes(
+    panels: Sequence[tuple[str, Sequence[Arrow], Sequence[LogEntry]]], ncols: int = 2
+) -> Figure:
+    """Notebook 04: several closing handshakes side by side, one small sequence each.
+
+    Each panel is ``(title, arrows, events)``: the frames that crossed the wire,
+    in order (``Arrow("client" | "server", label, detail)``; a label starting
+    with ``CLOSE`` is a close frame), and the client's ``WebSocket.events`` log.
+    The log gives the result box (``error`` if it fired, the ``close`` event's
+    code, reason and ``wasClean``) and the readyState bar beside the client:
+    OPEN, then CLOSING from the first close frame if the log has a ``closing``
+    entry, then CLOSED once TCP has closed.
+    """
+    import math
+
+    rows = max((len(arrows) for _, arrows, _ in panels), default=0)
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = figure(5.2 * ncols, nrows * (0.75 * rows + 2.3), nrows=nrows, ncols=ncols)
+    flat = list(axes.flat) if hasattr(axes, "flat") else [axes]
+    left, right, bar = 1.5, 8.7, 1.05
+    for ax, (title, arrows, events) in zip(flat, panels, strict=False):
+        tcp = rows + 0.8  # where TCP closes
+        ax.set_xlim(0, 10)
+        ax.set_ylim(tcp + 1.75, -0.8)
+        ax.axis("off")
+        ax.set_title(title, loc="left", fontsize=FONT_SIZE, weight="bold")
+        for x, name, colour in ((left, "client", CLIENT), (right, "server", SERVER)):
+            ax.plot([x, x], [-0.3, tcp], color=colour, lw=2)
+            ax.text(x, -0.45, name, ha="center", va="bottom", color=colour, weight="bold")
+        # the client's readyState, from its own log
+        types = [entry.type for entry in events]
+        first_close = next(
+            (row for row, a in enumerate(arrows, start=1) if a.label.startswith("CLOSE")), None
+        )
+        closing_at = first_close - 0.35 if "closing" in types and first_close else tcp
+        spans = ((1, -0.3, closing_at), (2, closing_at, tcp), (3, tcp, tcp + 1.6))
+        for state, y0, y1 in spans:
+            if y1 <= y0:
+                continue
+            ax.plot([bar, bar], [y0, y1], color=STATES[state], lw=6, solid_capstyle="butt")
+            ax.text(
+                bar - 0.2,
+                (y0 + y1) / 2,
+                f"{state} {STATE_NAMES[state]}",
+                ha="right",
+                va="center",
+                rotation=90,
+                fontsize=7,
+                color=STATES[state],
+            )
+        for row, arrow in enumerate(arrows, start=1):
+            start, end = (left, right) if arrow.sender == "client" else (right, left)
+            colour = CLIENT if arrow.sender == "client" else SERVER
+            ax.annotate(
+                "",
+                xy=(end, row),
+                xytext=(start, row - 0.3),
+                arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.5},
+            )
+            ax.text(5.1, row - 0.36, arrow.label, ha="center", va="bottom", fontsize=8.5)
+            if arrow.detail:
+                ax.text(
+                    5.1,
+                    row - 0.02,
+                    arrow.detail,
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                    color=NETWORK,
+                    family="monospace",
+                )
+        if not arrows:
+            ax.text(
+                5.1,
+                tcp / 2,
+                "no close frame either way",
+                ha="center",
+                va="center",
+                fontsize=8.5,
+                style="italic",
+                color=NETWORK,
+            )
+        ax.plot([left, right], [tcp, tcp], color=NETWORK, lw=1.2, ls=(0, (4, 2)))
+        ax.text(
+            5.1,
+            tcp - 0.06,
+            "TCP connection closed",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color=NETWORK,
+        )
+        close = next((e for e in events if e.type == "close"), None)
+        if close is None:
+            continue
+        clean = bool(close.details.get("wasClean"))
+        reason = close.details.get("reason", "")
+        text = ("error event, then " if "error" in types else "") + (
+            f"close event: code {close.details.get('code')}"
+        )
+        text += (f", reason {reason!r}" if reason else "") + f"\nwasClean {str(clean).lower()}"
+        ax.text(
+            left + 0.15,
+            tcp + 0.45,
+            text,
+            ha="left",
+            va="top",
+            fontsize=8.5,
+            color=OK if clean else BAD,
+            bbox={
+                "boxstyle": "round,pad=0.35",
+                "facecolor": "white",
+                "edgecolor": OK if clean else BAD,
+                "lw": 1,
+            },
+        )
+    for ax in flat[len(panels) :]:
+        ax.axis("off")
+    return fig
+
+
+def close_code_ranges() -> Figure:
+    """Notebook 04: the close code space (RFC 6455 §7.4, IANA), and the registered codes.
+
+    Top: 0-4999 to scale, one band per range. Bottom: 1000-1015 one by one,
+    green if an endpoint may send it, red if it is only ever reported; a dot
+    marks the codes a web page may pass to ``close()``. Colours and dots are
+    computed with ``wslearn.close``.
+    """
+    import textwrap
+
+    from matplotlib.patches import ConnectionPatch, Rectangle
+
+    from wslearn.close import CloseCode, check_close_args, is_sendable
+
+    def page_may_send(code: int) -> bool:
+        try:
+            check_close_args(code)
+        except Exception:
+            return False
+        return True
+
+    fig, (top, bottom) = figure(10, 4.4, nrows=2, height_ratios=[1, 1.5])
+    bands = [
+        (0, 999, "#e2e8f0", "0-999\nnot used"),
+        (
+            1000,
+            2999,
+            "#fbd38d",
+            "1000-2999: the protocol's own codes\n(IANA registry; 1016-2999 unassigned)",
+        ),
+        (3000, 3999, "#c6f6d5", "3000-3999\nlibraries, frameworks\n(registered with IANA)"),
+        (4000, 4999, "#bee3f8", "4000-4999\nprivate use\n(your application)"),
+    ]
+    for low, high, colour, label in bands:
+        top.add_patch(
+            Rectangle((low, 0), high - low + 1, 1, facecolor=colour, edgecolor="#4a5568", lw=1)
+        )
+        top.text((low + high + 1) / 2, 0.5, label, ha="center", va="center", fontsize=8)
+    # what a web page's close() accepts (WHATWG): 1000, and 3000-4999
+    page = [c for c in range(0, 5000) if page_may_send(c)]
+    top.plot([1000], [1.18], marker="v", color=CLIENT, ms=7, clip_on=False)
+    top.plot([3000, 4999], [1.18, 1.18], color=CLIENT, lw=3, solid_capstyle="butt", clip_on=False)
+    top.text(
+        5000,
+        1.32,
+        f"▼ and blue bar: what a page's ws.close(code) accepts ({len(page)} codes)",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color=CLIENT,
+    )
+    top.set_xlim(0, 5000)
+    top.set_ylim(0, 1.6)
+    top.set_yticks([])
+    top.spines["left"].set_visible(False)
+    top.set_xticks([0, 1000, 2000, 3000, 4000, 5000])
+    top.tick_params(axis="x", labelsize=8)
+
+    codes = list(CloseCode)
+    for i, code in enumerate(codes):
+        ok = is_sendable(code)
+        bottom.add_patch(
+            Rectangle(
+                (i, 0),
+                1,
+                1,
+                facecolor=OK if ok else BAD,
+                alpha=0.22 if ok else 0.3,
+                edgecolor="#4a5568",
+                lw=1,
+            )
+        )
+        bottom.text(
+            i + 0.5, 0.82, str(int(code)), ha="center", va="center", fontsize=8.5, weight="bold"
+        )
+        name = code.name.replace("_", " ").lower().replace("tls", "TLS")
+        name = textwrap.fill(name, 10, break_long_words=False)
+        bottom.text(i + 0.5, 0.4, name, ha="center", va="center", fontsize=6.2, linespacing=1.0)
+        if page_may_send(code):
+            bottom.plot([i + 0.5], [1.12], marker="v", color=CLIENT, ms=7, clip_on=False)
+    bottom.text(
+        len(codes),
+        1.1,
+        "the registered codes, one by one",
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color=NETWORK,
+        style="italic",
+    )
+    bottom.set_xlim(0, len(codes))
+    bottom.set_ylim(-0.45, 1.25)
+    bottom.axis("off")
+    bottom.text(0, -0.2, "green: may be sent in a close frame", color=OK, fontsize=8, va="center")
+    bottom.text(
+        len(codes),
+        -0.2,
+        "red: never on the wire, only reported to the application",
+        color=BAD,
+        fontsize=8,
+        va="center",
+        ha="right",
+    )
+    for x_top, x_bottom in ((1000, 0), (1016, len(codes))):
+        fig.add_artist(
+            ConnectionPatch(
+                (x_top, 0),
+                (x_bottom, 1.0),
+                coordsA=top.transData,
+                coordsB=bottom.transData,
+                color=NETWORK,
+                lw=0.8,
+                ls=":",
+            )
+        )
+    top.set_title("Close codes: who may use which number", loc="left", fontsize=FONT_SIZE)
+    return fig
