@@ -404,6 +404,29 @@ async def test_malformed_frame_from_server_fails_with_1002_and_reports_1006(name
 
 
 @async_test
+async def test_a_failed_connection_drops_tcp_at_once_without_waiting_for_the_server() -> None:
+    """Chromium hangs up right after its 1002; it does not wait out a close timeout."""
+    bad = encode_frame(Frame(True, Opcode.TEXT, b"Hello", rsv1=True))
+    hung_up = asyncio.Event()
+
+    async def send_then_stay(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rest: bytes
+    ) -> None:
+        writer.write(bad)
+        await writer.drain()
+        await reader.read()  # never answers the close frame; reads until the client's EOF
+        hung_up.set()
+
+    async with raw_server(send_then_stay) as (host, port):
+        ws = WebSocket(f"ws://{host}:{port}", close_timeout=5.0)
+        async with asyncio.timeout(1.0):  # far below close_timeout
+            event = await ws.closed()
+            await hung_up.wait()
+    assert summary(event) == (1006, "", False)
+    assert fired(ws) == ["open", "error", "close"]
+
+
+@async_test
 async def test_invalid_utf8_from_server_is_answered_with_1002_like_chromium() -> None:
     bad = encode_frame(Frame(True, Opcode.TEXT, b"\xc3\x28"))
     async with raw_server(send_then_answer_close(bad)) as target, wire.Tap(target) as tap:

@@ -857,7 +857,11 @@ class _Connection(asyncio.Protocol):
             if item.sent == len(item.data):
                 self.queue.popleft()
             transport.write(chunk)  # may call pause_writing() right away
-        if not self.queue and self.protocol.close_expected() and self.close_timer is None:
+        if not self.queue and self.failure is not None:
+            # we *failed* the connection (RFC 6455 §7.1.7) and our close frame
+            # is out: like Chromium, drop TCP now rather than wait for the server
+            transport.close()
+        elif not self.queue and self.protocol.close_expected() and self.close_timer is None:
             # our close frame is on its way: give the server close_timeout
             # seconds to finish the handshake and close TCP, then drop it.
             self.close_timer = self.loop.call_later(self.ws._close_timeout, transport.abort)
