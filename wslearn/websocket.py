@@ -56,6 +56,9 @@ Choices (each also checked in tests/test_browser_parity.py):
   (``pause_writing``), so the number really grows against a slow reader and
   really falls as it drains.  Like the browser it is updated between tasks,
   never inside ``send()``: ``ws.send("hi"); ws.bufferedAmount`` gives 2.
+- A close frame whose code RFC 6455 §7.4 forbids (999, 1005, ...) fails the
+  connection here (error, then close 1006). Chromium 156 is laxer with some of
+  them: it reports code 999 from a server as a clean close 999.
 - No limit on incoming message size (browsers have none); pings are answered
   with pongs automatically; if the server never completes the closing
   handshake the TCP connection is dropped after ``close_timeout`` seconds
