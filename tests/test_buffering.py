@@ -1,0 +1,278 @@
+"""wslearn.buffering against a real slow consumer on 127.0.0.1.
+
+The senders run side by side (one consumer each) in one module fixture, so
+the whole file takes a few seconds.  Numbers: the consumer reads 400 kB/s;
+each tick (5 ms) offers one 8 KiB message, four times what it can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from wslearn import buffering, websocket
+from wslearn.buffering import SlowConsumer, experiment
+from wslearn.websocket import WebSocket
+
+RATE = 400_000  # bytes/s the consumer reads
+SIZE = 8192  # bytes per message
+INTERVAL = 0.005  # seconds between ticks: 1.6 MB/s offered
+MAX_DATA = 32 * 1024
+DURATION = 1.5
+FRAME_HEADER = 14  # a masked client frame of 126..65535 bytes: 2 + 2 length + 4 mask (+ slack)
+
+
+def latest_delay_bound() -> float:
+    """The longest a value sent by ``send_latest`` can take to arrive, derived.
+
+    When a value is sent, ``bufferedAmount < MAX_DATA``: at most ``MAX_DATA - 1``
+    bytes queue ahead of it, plus its own ``SIZE``.  Below ``bufferedAmount``
+    sit the transport's buffer (asyncio pauses the port above ``WRITE_HIGH``,
+    and the port writes in ``WRITE_CHUNK`` pieces), the sender's kernel send
+    buffer and the consumer's receive buffer (Linux doubles both sizes asked
+    for).  All of it drains at ``RATE``; add one consumer tick and 0.1 s of
+    scheduling slack.
+    """
+    queued = MAX_DATA - 1 + SIZE
+    hidden = websocket.WRITE_HIGH + websocket.WRITE_CHUNK
+    hidden += 2 * buffering.SNDBUF + 2 * buffering.RCVBUF
+    on_wire = (queued + hidden) * (1 + FRAME_HEADER / SIZE)
+    return on_wire / RATE + 0.005 + 0.1
+
+
+def run_async(make: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
+    async def main() -> Any:
+        async with asyncio.timeout(timeout):
+            return await make()
+
+    return asyncio.run(main())
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, buffering.Run]:
+    """Every sender for DURATION seconds, side by side, each against its own consumer."""
+    common = {"rate": RATE, "size": SIZE, "interval": INTERVAL, "max_data": MAX_DATA}
+
+    async def all_senders() -> dict[str, buffering.Run]:
+        results = await asyncio.gather(
+            # after sending, the consumer speeds up to 10x: the buffer must empty
+            experiment(
+                "unthrottled", duration=DURATION, catch_up=5, catch_up_rate=10 * RATE, **common
+            ),
+            experiment("throttled", duration=DURATION, catch_up=3, **common),
+            experiment("latest", duration=DURATION, catch_up=3, **common),
+            experiment("drained", duration=DURATION, catch_up=3, **common),
+            experiment("websockets", duration=DURATION, **common),
+        )
+        return {run.name: run for run in results}
+
+    return run_async(all_senders)
+
+
+# --- the consumer is slow, and it is the bottleneck -----------------------------------------
+
+
+def test_consumer_reads_at_its_rate(runs: dict[str, buffering.Run]) -> None:
+    for name in ("throttled", "drained", "websockets"):
+        run = runs[name]
+        assert 0.8 * RATE < run.read_at_stop / run.stopped < 1.15 * RATE, name
+        assert 0.75 * RATE < run.throughput < 1.15 * RATE, name
+
+
+# --- unthrottled: bufferedAmount grows without limit ----------------------------------------
+
+
+def test_unthrottled_buffered_amount_grows_beyond_ten_times_max_data(runs):
+    run = runs["unthrottled"]
+    assert run.peak > 10 * MAX_DATA
+    # it grows all along: each half second holds more than the one before
+    halves = [max(v for t, v in run.samples if k / 2 <= t < (k + 1) / 2) for k in range(3)]
+    assert halves[0] < halves[1] < halves[2]
+    # what is not read waits in bufferedAmount, not in hidden buffers
+    assert run.buffered_at_stop > 0.8 * (run.log.bytes_sent - run.read_at_stop)
+
+
+def test_buffered_amount_returns_to_zero_once_the_consumer_catches_up(runs):
+    run = runs["unthrottled"]
+    assert run.buffered_at_stop > 10 * MAX_DATA
+    assert run.caught_up is not None, "bufferedAmount never came back to 0"
+    assert run.samples[-1][1] == 0
+    assert [a.seq for a in run.arrivals] == [seq for seq, _ in run.log.sent]
+
+
+# --- the seed's throttle ----------------------------------------------------------------------
+
+
+def test_throttled_peak_stays_within_max_data_plus_one_message(runs):
+    run = runs["throttled"]
+    assert run.log.skipped > 0, "the throttle never engaged: the test proves nothing"
+    assert MAX_DATA <= run.peak <= MAX_DATA - 1 + SIZE
+    assert max(v for _, v in run.samples) == run.peak
+
+
+def test_every_throttled_message_arrives_in_order(runs):
+    run = runs["throttled"]
+    assert run.caught_up is not None
+    assert [a.seq for a in run.arrivals] == list(range(len(run.log.sent)))
+    sent_at = dict(run.log.sent)
+    assert all(a.sent_at == sent_at[a.seq] and a.size == SIZE for a in run.arrivals)
+    assert run.samples[-1][1] == 0
+
+
+# --- latest value wins ------------------------------------------------------------------------
+
+
+def test_latest_value_sender_never_delivers_anything_older_than_the_bound(runs):
+    run, bound = runs["latest"], latest_delay_bound()
+    assert run.log.dropped > 0, "nothing was dropped: the buffer never filled"
+    assert run.arrivals and run.in_order
+    assert run.max_delay <= bound, f"a value took {run.max_delay:.3f} s > {bound:.3f} s"
+    assert run.newest_age <= bound
+    # the bound means something: sending everything breaks it
+    assert runs["unthrottled"].max_delay > 2 * bound
+
+
+# --- event-driven, and the library way --------------------------------------------------------
+
+
+def test_event_driven_sender_keeps_the_limit_and_the_link_busy(runs):
+    run = runs["drained"]
+    assert run.peak <= MAX_DATA - 1 + SIZE
+    assert run.throughput > 0.75 * RATE
+    assert run.in_order and run.caught_up is not None
+    assert run.log.ticks > 5  # it waited for the low-water mark many times
+
+
+def test_websockets_send_waits_for_its_write_limit(runs):
+    run = runs["websockets"]
+    # transport buffer: below write_limit when send() returns, plus one frame
+    assert run.peak <= MAX_DATA + SIZE + FRAME_HEADER
+    assert run.throughput > 0.75 * RATE
+    # send() kept pace with the reader: only a little was still on its way
+    assert len(run.log.sent) - len(run.delivered) < 20
+    assert run.in_order
+
+
+# --- the pieces -------------------------------------------------------------------------------
+
+
+def test_message_stamp_round_trip() -> None:
+    data = buffering.message(42, 100, 1234.5)
+    assert len(data) == 100
+    assert buffering.read_stamp(data) == (42, 1234.5)
+    assert buffering.read_stamp(b"short") is None
+    with pytest.raises(ValueError):
+        buffering.message(0, 8, 0.0)
+
+
+def test_slow_consumer_listens_on_loopback_only() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        SlowConsumer(host="0.0.0.0")
+
+
+def test_slow_consumer_declines_permessage_deflate_and_reads_stamps() -> None:
+    async def main() -> tuple[Any, list[buffering.Arrival]]:
+        async with SlowConsumer(rate=None) as consumer:
+            async with connect(consumer.url, compression="deflate") as ws:
+                await ws.send(buffering.message(7, 64, 1.0))
+                headers = ws.response.headers
+            for _ in range(100):
+                if consumer.arrivals:
+                    break
+                await asyncio.sleep(0.01)
+            return headers, consumer.arrivals
+
+    headers, arrivals = run_async(main)
+    assert "Sec-WebSocket-Extensions" not in headers
+    assert [(a.seq, a.sent_at, a.size) for a in arrivals] == [(7, 1.0, 64)]
+
+
+def test_pause_stops_reading_and_resume_drains_buffered_amount_to_zero() -> None:
+    async def main() -> dict[str, Any]:
+        async with SlowConsumer(rate=RATE) as consumer:
+            ws = WebSocket(consumer.url)
+            await ws.wait_for("open", timeout=5)
+            buffering.limit_send_buffer(ws)
+            consumer.pause()
+            loop = asyncio.get_running_loop()
+            for seq in range(40):
+                ws.send(buffering.message(seq, SIZE, loop.time()))
+            await asyncio.sleep(0.3)
+            read_when_paused = consumer.bytes_read
+            await asyncio.sleep(0.3)
+            seen = {
+                "buffered": ws.bufferedAmount,
+                "read_while_paused": consumer.bytes_read - read_when_paused,
+            }
+            consumer.rate = None  # catch up at full speed
+            consumer.resume()
+            seen["low"] = await buffering.wait_for_low_water(ws, 0, timeout=5)
+            for _ in range(200):
+                if len(consumer.arrivals) == 40:
+                    break
+                await asyncio.sleep(0.01)
+            seen["seqs"] = [a.seq for a in consumer.arrivals]
+            ws.close()
+            seen["close"] = (await ws.closed(timeout=5)).wasClean
+            return seen
+
+    seen = run_async(main)
+    assert seen["read_while_paused"] == 0
+    assert seen["buffered"] > 40 * SIZE / 2  # most of it waits in bufferedAmount
+    assert seen["low"] == 0
+    assert seen["seqs"] == list(range(40))
+    assert seen["close"] is True
+
+
+def test_wait_for_low_water_is_bounded() -> None:
+    async def main() -> None:
+        with pytest.raises(TimeoutError):
+            await buffering.wait_for_low_water(lambda: 100, 10, timeout=0.05)
+        assert await buffering.wait_for_low_water(lambda: 5, 10) == 5
+
+    run_async(main)
+
+
+def test_wait_for_low_water_gives_up_when_the_socket_closed_with_data_queued() -> None:
+    async def main() -> None:
+        async with SlowConsumer(rate=RATE) as consumer:
+            ws = WebSocket(consumer.url)
+            await ws.wait_for("open", timeout=5)
+            ws.close()
+            ws.send(b"x" * 1000)  # after close(): discarded, but counted
+            await ws.closed(timeout=5)
+            assert ws.bufferedAmount == 1000
+            with pytest.raises(ConnectionError):
+                await buffering.wait_for_low_water(ws, 0, timeout=2)
+
+    run_async(main)
+
+
+def test_sampler_records_time_and_value_at_its_interval() -> None:
+    async def main() -> list[tuple[float, int]]:
+        values = iter(range(10_000))
+        async with buffering.Sampler(lambda: next(values), interval=0.01) as sampler:
+            await asyncio.sleep(0.2)
+        return sampler.samples
+
+    samples = run_async(main)
+    assert 15 <= len(samples) <= 25
+    times = [t for t, _ in samples]
+    assert times == sorted(times) and times[0] < 0.01 and 0.19 < times[-1] < 0.3
+    assert [v for _, v in samples] == list(range(len(samples)))
+
+
+def test_senders_refuse_unbounded_runs() -> None:
+    async def main() -> None:
+        for duration in (0, -1, math.inf, buffering.MAX_DURATION + 1):
+            with pytest.raises(ValueError):
+                await experiment("throttled", duration=duration)
+        with pytest.raises(ValueError):
+            await experiment("flood")
+
+    run_async(main)

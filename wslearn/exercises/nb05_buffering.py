@@ -1,0 +1,251 @@
+"""Checks for notebook 05 (bufferedAmount and throttling)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from wslearn.exercises import Result, case, exercise
+
+NOTEBOOK = "05_buffered_amount"
+
+Step = tuple[Any, ...]
+
+
+# --- should_send ----------------------------------------------------------------------------
+
+#: (bufferedAmount, max_data, expected, hint)
+SHOULD_SEND_CASES = [
+    (0, 10240, True, "an empty buffer always has room"),
+    (10239, 10240, True, "one byte below the limit is still below it"),
+    (10240, 10240, False, "the seed sends only while bufferedAmount < maxData: strictly less"),
+    (50_000, 10240, False, "a buffer above the limit must not grow"),
+    (0, 0, False, "with max_data 0 there is never room"),
+]
+
+#: the live case: one short run of the seed's pattern against a slow consumer
+LIVE = {"rate": 400_000, "size": 8192, "interval": 0.005, "max_data": 16 * 1024, "duration": 0.5}
+
+
+@exercise("should_send", notebook=NOTEBOOK)
+async def check_should_send(should_send: Callable[[int, int], bool]) -> list[Result]:
+    """The throttle's decision: is there room for one more message?"""
+    results = [
+        case(
+            f"bufferedAmount {amount:,}, max_data {limit:,}",
+            lambda amount=amount, limit=limit: should_send(amount, limit),
+            want,
+            hint=hint,
+            compare=lambda got, want: isinstance(got, bool | int) and bool(got) is want,
+        )
+        for amount, limit, want, hint in SHOULD_SEND_CASES
+    ]
+    if all(r.passed for r in results):
+        results.append(await _live_throttle(should_send))
+    return results
+
+
+async def _live_throttle(should_send: Callable[[int, int], bool]) -> Result:
+    """Drive the seed's setInterval loop with the learner's decision on a real socket."""
+    from wslearn import buffering
+    from wslearn.websocket import WebSocket
+
+    name = "a real socket throttled by your function stays within max_data + one message"
+    limit = LIVE["max_data"] - 1 + LIVE["size"]
+    try:
+        async with buffering.SlowConsumer(LIVE["rate"]) as consumer:
+            ws = WebSocket(consumer.url)
+            await ws.wait_for("open", timeout=5)
+            buffering.limit_send_buffer(ws)
+            async with buffering.Sampler(ws) as sampler:
+                log = await buffering.send_throttled(
+                    ws,
+                    max_data=LIVE["max_data"],
+                    size=LIVE["size"],
+                    interval=LIVE["interval"],
+                    duration=LIVE["duration"],
+                    should_send=should_send,
+                )
+            consumer.rate = None  # let the rest through for a quick, clean close
+            ws.close()
+            await ws.closed(timeout=5)
+    except Exception as exc:  # a learner's function may raise anything
+        return Result(name, False, f"raised {type(exc).__name__}: {exc}")
+    if sampler.peak > limit:
+        return Result(name, False, f"bufferedAmount reached {sampler.peak:,} B > {limit:,} B")
+    if not log.sent or not log.skipped:
+        return Result(name, False, "it should send while there is room and skip when there is not")
+    return Result(name, True)
+
+
+# --- predict_buffered -----------------------------------------------------------------------
+
+#: (description, steps, expected, hint)
+PREDICT_CASES: list[tuple[str, list[Step], int, str]] = [
+    ("one text message", [("open",), ("send", "hello")], 5, "text counts its UTF-8 bytes"),
+    (
+        "text with accents and an emoji",
+        [("open",), ("send", "héllo 😀")],
+        11,
+        "count UTF-8 bytes, not characters: len(data.encode('utf-8'))",
+    ),
+    (
+        "binary messages",
+        [("open",), ("send", b"\x00" * 10), ("send", bytes(range(7)))],
+        17,
+        "binary data counts len(data) bytes",
+    ),
+    ("an empty message", [("open",), ("send", "")], 0, "an empty message adds 0 bytes"),
+    (
+        "send() while CONNECTING",
+        [("send", "too early"), ("open",), ("send", "ok")],
+        2,
+        "send() while CONNECTING raises InvalidStateError and queues nothing",
+    ),
+    (
+        "part of it drained",
+        [("open",), ("send", b"x" * 100), ("drain", 60)],
+        40,
+        "each drain takes that many bytes off the amount",
+    ),
+    (
+        "drained more than was queued",
+        [("open",), ("send", "abc"), ("drain", 10), ("send", "de")],
+        2,
+        "the network cannot take more than is queued: never go below 0",
+    ),
+    (
+        "send() after close()",
+        [("open",), ("send", b"x" * 10), ("close",), ("send", b"y" * 5)],
+        15,
+        "after close() send() discards the data but still adds its size",
+    ),
+    (
+        "discarded data never drains",
+        [("open",), ("send", b"x" * 10), ("close",), ("send", "héé"), ("drain", 100)],
+        5,
+        "only data queued while OPEN can drain; what was sent after close() stays counted",
+    ),
+    (
+        "the whole story",
+        [
+            ("send", b"?" * 3),
+            ("open",),
+            ("send", "€"),
+            ("send", b"\xff" * 1000),
+            ("drain", 500),
+            ("send", "ok"),
+            ("drain", 501),
+            ("close",),
+            ("send", "bye"),
+            ("drain", 10),
+        ],
+        3,
+        "walk the steps in order and keep two numbers: what can still drain, and what never will",
+    ),
+]
+
+
+def predict_buffered(steps: Sequence[Step]) -> int:
+    """Reference solution (also used to check the live case's own arithmetic)."""
+    state, queued, stuck = "CONNECTING", 0, 0
+    for step in steps:
+        if step[0] == "open":
+            state = "OPEN"
+        elif step[0] == "close":
+            state = "CLOSING"
+        elif step[0] == "send" and state != "CONNECTING":
+            data = step[1]
+            size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
+            if state == "OPEN":
+                queued += size
+            else:
+                stuck += size
+        elif step[0] == "drain":
+            queued -= min(step[1], queued)
+    return queued + stuck
+
+
+#: replayed on a real wslearn WebSocket (no drain: bufferedAmount read before any loop turn)
+LIVE_STEPS: list[Step] = [
+    ("send", "early"),
+    ("open",),
+    ("send", "héllo 😀"),
+    ("send", b"\x00" * 300),
+    ("close",),
+    ("send", "after close"),
+]
+
+
+@exercise("predict_buffered", notebook=NOTEBOOK)
+async def check_predict_buffered(predict: Callable[[Sequence[Step]], int]) -> list[Result]:
+    """bufferedAmount after a sequence of open / send / drain / close steps."""
+    results = [
+        case(
+            description,
+            lambda steps=steps: predict(list(steps)),
+            want,
+            hint=hint,
+        )
+        for description, steps, want, hint in PREDICT_CASES
+    ]
+    results.append(await _live_predict(predict))
+    return results
+
+
+async def _live_predict(predict: Callable[[Sequence[Step]], int]) -> Result:
+    from wslearn import buffering
+    from wslearn.dom import DOMException
+    from wslearn.websocket import WebSocket
+
+    name = "a real wslearn WebSocket agrees with your prediction"
+    try:
+        want = predict(list(LIVE_STEPS))
+    except Exception as exc:
+        return Result(name, False, f"raised {type(exc).__name__}: {exc}")
+    async with buffering.SlowConsumer(rate=None) as consumer:
+        ws = WebSocket(consumer.url)
+        for step in LIVE_STEPS:  # no await between the sends: nothing drains meanwhile
+            if step[0] == "open":
+                await ws.wait_for("open", timeout=5)
+            elif step[0] == "close":
+                ws.close()
+            else:
+                with contextlib.suppress(DOMException):  # while CONNECTING
+                    ws.send(step[1])
+        got = ws.bufferedAmount
+        await ws.closed(timeout=5)
+    if got == want:
+        return Result(name, True)
+    return Result(name, False, f"the socket says {got}, you predicted {want!r}")
+
+
+# --- max_data_for ---------------------------------------------------------------------------
+
+#: (latency in s, rate in bytes/s, expected, hint)
+MAX_DATA_CASES = [
+    (0.1, 400_000, 40_000, "a full buffer drains in max_data / rate seconds: solve for max_data"),
+    (0.25, 10_240, 2_560, "bytes = seconds x bytes per second"),
+    (2.0, 1_000, 2_000, "bytes = seconds x bytes per second"),
+    (0.5, 125_000, 62_500, "1 Mbit/s is 125 000 bytes per second"),
+    (0.3, 1_002, 300, "round down: 300.6 bytes would take longer than 0.3 s"),
+    (0.001, 999, 0, "round down: less than one byte fits in the budget"),
+]
+
+
+@exercise("max_data_for", notebook=NOTEBOOK)
+def check_max_data_for(max_data_for: Callable[[float, float], int]) -> Iterator[Result]:
+    """The largest max_data whose full buffer drains within ``latency_s`` at ``rate``."""
+    for latency, rate, want, hint in MAX_DATA_CASES:
+        yield case(
+            f"{1000 * latency:g} ms at {rate:,} B/s",
+            lambda latency=latency, rate=rate: max_data_for(latency, rate),
+            want,
+            hint=hint,
+        )
+    yield case(
+        "the answer is a whole number of bytes (an int)",
+        lambda: isinstance(max_data_for(0.2, 50_000), int),
+        hint="bufferedAmount counts whole bytes: return an int, e.g. int(...) or math.floor(...)",
+    )
