@@ -916,3 +916,51 @@ async def test_async_with_opens_and_closes() -> None:
         assert ws.readyState == WebSocket.CLOSED
         await seen.done.wait()
     assert seen.close == (1005, "")
+
+
+# ----------------------------------------------------------------- draining (Python extras)
+
+
+def test_buffered_below_wakes_when_the_buffer_drains_and_fails_when_it_never_will() -> None:
+    """A reader that stalls, then reads: the waiter wakes exactly when bytes are handed over."""
+    import socket as socket_module
+
+    async def scenario() -> tuple[int, int, int, str]:
+        gate = asyncio.Event()
+
+        async def stall_then_read(ws: Any) -> None:
+            await gate.wait()
+            async for _ in ws:
+                pass
+
+        async with serve(stall_then_read, "127.0.0.1", 0, compression=None, max_queue=1) as server:
+            port = server.sockets[0].getsockname()[1]
+            ws = WebSocket(f"ws://127.0.0.1:{port}", send_buffer=8192)
+            await ws.wait_for("open")
+            sock = ws._connection.transport.get_extra_info("socket")
+            sndbuf = sock.getsockopt(socket_module.SOL_SOCKET, socket_module.SO_SNDBUF)
+            for _ in range(40):
+                ws.send(os.urandom(64 * 1024))
+            await asyncio.sleep(0.3)
+            stuck = ws.bufferedAmount
+            with pytest.raises(TimeoutError):
+                await ws.buffered_below(0, timeout=0.2)
+            gate.set()
+            drained = await ws.buffered_below(64 * 1024, timeout=5)
+            # closing with data queued: a waiter for 0 gets ConnectionError
+            for _ in range(40):
+                ws.send(os.urandom(64 * 1024))
+            waiter = asyncio.ensure_future(ws.buffered_below(0, timeout=10))
+            ws._connection.abort("test")
+            try:
+                await waiter
+                outcome = "drained"
+            except ConnectionError:
+                outcome = "ConnectionError"
+            return sndbuf, stuck, drained, outcome
+
+    sndbuf, stuck, drained, outcome = asyncio.run(asyncio.wait_for(scenario(), 15))
+    assert sndbuf <= 2 * 8192  # the kernel kept the small buffer (Linux doubles it)
+    assert stuck > 1_000_000  # the stalled reader left most of 2.5 MiB queued
+    assert drained <= 64 * 1024
+    assert outcome == "ConnectionError"

@@ -76,6 +76,7 @@ import codecs
 import inspect
 import os
 import re
+import socket
 import ssl
 import sys
 import traceback
@@ -211,8 +212,13 @@ class WebSocket:
 
     Create it while an asyncio loop runs (inside ``async def`` code, or at the
     top level of a Jupyter cell).  It starts connecting and returns at once, in
-    ``CONNECTING``.  ``close_timeout`` (not in the browser API) bounds the wait
-    for the server's side of the closing handshake.
+    ``CONNECTING``.  Two keywords a browser does not have: ``close_timeout``
+    bounds the wait for the server's side of the closing handshake, and
+    ``send_buffer`` fixes the size of the TCP socket's kernel send buffer
+    (``SO_SNDBUF``, in bytes; Linux doubles it).  On loopback Linux grows that
+    buffer to megabytes while the peer is not reading, so ``bufferedAmount``
+    would take many seconds to show backpressure; a small fixed buffer makes
+    it show within a second (notebook 05).
 
     Raises ``DOMException`` named ``SyntaxError`` for a URL that does not parse,
     a scheme other than ws/wss/http/https, a fragment (``#...``), or subprotocol
@@ -232,6 +238,7 @@ class WebSocket:
         protocols: str | Iterable[str] | None = None,
         *,
         close_timeout: float = CLOSE_TIMEOUT,
+        send_buffer: int | None = None,
     ) -> None:
         try:
             loop = asyncio.get_running_loop()
@@ -247,6 +254,8 @@ class WebSocket:
         self._record = record
         self._offered = offered
         self._close_timeout = close_timeout
+        self._send_buffer = send_buffer
+        self._drain_waiters: list[tuple[int, asyncio.Future[int]]] = []
         self._ready_state = self.CONNECTING
         self._buffered_amount = 0
         self._protocol = ""
@@ -488,6 +497,37 @@ class WebSocket:
             return future
         return asyncio.ensure_future(asyncio.wait_for(future, timeout))
 
+    async def buffered_below(self, mark: int, timeout: float | None = None) -> int:
+        """Wait until ``bufferedAmount <= mark``; return it.
+
+        The browser has no such event (``RTCDataChannel`` has
+        ``bufferedamountlow``; ``WebSocket`` does not), so a page polls.  Here
+        the socket wakes the waiter whenever it hands bytes to the network,
+        so an event-driven sender needs no timer.  Raises ``ConnectionError``
+        if the socket closes with more than ``mark`` bytes queued (they will
+        never drain) and ``TimeoutError`` after ``timeout`` seconds.
+        """
+        if self._buffered_amount <= mark:
+            return self._buffered_amount
+        if self._ready_state == self.CLOSED:
+            raise ConnectionError(f"closed with {self._buffered_amount} bytes still buffered")
+        future: asyncio.Future[int] = self._loop.create_future()
+        self._drain_waiters.append((mark, future))
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            if not future.done():
+                future.cancel()
+            self._drain_waiters = [(m, f) for m, f in self._drain_waiters if not f.done()]
+
+    def _drained(self) -> None:
+        """Bytes left the buffer: wake the ``buffered_below`` waiters it satisfies."""
+        amount = self._buffered_amount
+        for mark, future in self._drain_waiters:
+            if amount <= mark and not future.done():
+                future.set_result(amount)
+
     async def closed(self, timeout: float | None = None) -> CloseEvent:
         """Wait until the ``close`` event has fired; return it."""
         event = await self.wait_for("close", timeout)
@@ -639,6 +679,9 @@ class WebSocket:
 
         def close_task() -> None:
             self._ready_state = self.CLOSED
+            for _, future in self._drain_waiters:  # what is still queued never drains
+                if not future.done():
+                    future.set_exception(ConnectionError("the WebSocket closed"))
             event = CloseEvent("close", code=code, reason=reason, wasClean=clean)
             self._fire(event, code=code, reason=reason, wasClean=clean)
 
@@ -699,6 +742,9 @@ class _Connection(asyncio.Protocol):
             transport.abort()
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+        sock = transport.get_extra_info("socket")
+        if self.ws._send_buffer is not None and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.ws._send_buffer)
         request = self.protocol.connect()
         request.headers["User-Agent"] = USER_AGENT
         self.protocol.send_request(request)
@@ -860,6 +906,8 @@ class _Connection(asyncio.Protocol):
             if item.sent == len(item.data):
                 self.queue.popleft()
             transport.write(chunk)  # may call pause_writing() right away
+        if self.ws._drain_waiters:
+            self.ws._drained()
         if not self.queue and self.failure is not None:
             # we *failed* the connection (RFC 6455 §7.1.7) and our close frame
             # is out: like Chromium, drop TCP now rather than wait for the server
