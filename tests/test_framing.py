@@ -778,3 +778,19 @@ def test_header_announcing_2_64_minus_1_bytes_is_a_protocol_error() -> None:
         tracemalloc.stop()
     assert info.value.code == 1002
     assert peak < 64 * 1024
+
+
+def test_next_frame_returns_every_good_frame_before_raising_at_the_broken_one():
+    good = encode_frame(Frame(True, Opcode.TEXT, b"first"))
+    ping = encode_frame(Frame(True, Opcode.PING, b"p"))
+    broken = encode_frame(Frame(True, Opcode.TEXT, b"x", rsv1=True), check=False)
+    reader = FrameReader()
+    reader.receive(good + ping + broken)
+    assert reader.next_frame().payload == b"first"
+    assert reader.next_frame().opcode is Opcode.PING
+    with pytest.raises(ProtocolError) as info:
+        reader.next_frame()
+    assert info.value.code == 1002
+    with pytest.raises(ProtocolError):  # a failed reader stays failed
+        reader.next_frame()
+    assert FrameReader().feed(good[:3]) == []
