@@ -14,7 +14,7 @@ are already frames.
 
 Then each :class:`Connection` runs one background task, the *frame loop*::
 
-    socket bytes --decode_frame--> Frame --+-- TEXT/BINARY/CONTINUATION --> Assembler --> recv()
+    socket bytes --FrameReader---> Frame --+-- TEXT/BINARY/CONTINUATION --> Assembler --> recv()
                                            +-- PING  --> pong_for()     --> write a PONG
                                            +-- PONG  --> wake up ping()
                                            +-- CLOSE --> close_reply()  --> write a CLOSE, stop
@@ -40,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import ipaddress
 import logging
 import secrets
 import time
@@ -52,9 +51,9 @@ from wslearn.close import CloseCode, decode_close, encode_close
 from wslearn.framing import (
     Assembler,
     Frame,
+    FrameReader,
     Opcode,
     ProtocolError,
-    decode_frame,
     encode_frame,
     fragment,
 )
@@ -70,6 +69,7 @@ from wslearn.handshake import (
     parse_response,
     select_subprotocol,
 )
+from wslearn.net import LOOPBACK, check_loopback
 
 __all__ = [
     "Connection",
@@ -373,22 +373,20 @@ class Connection:
     async def _frame_loop(self, data: bytes) -> None:
         """Decode frames and act on each, until a close frame comes in or TCP ends.
 
-        ``data`` holds bytes that arrived with the handshake. Frames are decoded
-        one at a time from a buffer, so every frame before a broken one is
+        ``data`` holds bytes that arrived with the handshake. ``next_frame()``
+        hands out one frame at a time, so every frame before a broken one is
         acted on, and nothing after it.
         """
-        buffer = bytearray(data)
-        expect_masked = not self.client
+        frames = FrameReader(max_size=self.max_size, expect_masked=not self.client)
+        frames.receive(data)
         while True:
-            decoded = decode_frame(buffer, max_size=self.max_size, expect_masked=expect_masked)
-            if decoded is None:  # not a whole frame yet: read more
+            frame = frames.next_frame()
+            if frame is None:  # not a whole frame yet: read more
                 chunk = await self._reader.read(READ_SIZE)
                 if not chunk:
                     return  # TCP ended without a close frame: abnormal closure (1006)
-                buffer += chunk
+                frames.receive(chunk)
                 continue
-            frame, consumed = decoded
-            del buffer[:consumed]
             if frame.opcode is Opcode.CLOSE:
                 await self._on_close(frame)
                 return  # §1.4: after a close frame, further data is discarded
@@ -531,16 +529,6 @@ async def accept(
     )
 
 
-def check_loopback(host: str, *, allow_remote: bool = False) -> None:
-    """Refuse to listen anywhere but loopback unless ``allow_remote`` (as ``wslearn.servers``)."""
-    if allow_remote or host == "localhost":
-        return
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    raise ValueError(f"refusing to bind {host!r}: pass allow_remote=True to listen beyond loopback")
-
-
 Handler = Callable[[Connection], Awaitable[None]]
 
 
@@ -554,7 +542,7 @@ class Server:
     def __init__(
         self,
         handler: Handler,
-        host: str = "127.0.0.1",
+        host: str = LOOPBACK,
         port: int = 0,
         *,
         subprotocols: Iterable[str] = (),
@@ -668,7 +656,7 @@ class Server:
 
 def serve(
     handler: Handler,
-    host: str = "127.0.0.1",
+    host: str = LOOPBACK,
     port: int = 0,
     *,
     subprotocols: Iterable[str] = (),

@@ -27,7 +27,6 @@ default, so the bytes a wire tap records are the bytes a learner can decode.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,30 +39,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from wslearn.net import LOOPBACK, check_loopback
+
 Handler = Callable[[ServerConnection], Awaitable[None]]
-
-LOOPBACK = "127.0.0.1"
-
-
-def check_loopback(host: str, *, allow_remote: bool = False) -> None:
-    """Refuse to bind anything but loopback unless ``allow_remote`` is set.
-
-    A classroom machine should not expose a demo server to the network by
-    accident; binding elsewhere has to be asked for explicitly.
-    """
-    if allow_remote:
-        return
-    if host == "localhost":
-        return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
-    raise ValueError(
-        f"refusing to bind {host!r}: course servers listen on loopback only "
-        "(pass allow_remote=True to override)"
-    )
 
 
 @dataclass

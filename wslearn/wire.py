@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from wslearn.servers import LOOPBACK, check_loopback
+from wslearn.net import LOOPBACK, check_loopback
 
 
 class Direction(StrEnum):
