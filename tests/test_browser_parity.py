@@ -556,6 +556,24 @@ class Router:
         records, self.records = self.records, []
         return records
 
+    def settle(self, quiet: float = 0.3, limit: float = 3.0) -> None:
+        """Forget earlier connections, once none has shown up or changed for ``quiet`` s.
+
+        A connection that a scenario abandoned while CONNECTING can reach the
+        server's handler late; without this it would count for the next one.
+        """
+        deadline = time.monotonic() + limit
+        seen = -1
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            state = len(self.records) + sum("close" in r for r in self.records)
+            if state != seen:
+                seen, quiet_since = state, time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet:
+                break
+            time.sleep(0.01)
+        self.records = []
+
 
 def _refused_port() -> int:
     with socket.socket() as sock:
@@ -582,7 +600,10 @@ def _run_both(env: Any, scenario: Scenario) -> tuple[Any, Any, Any, Any]:
     router, page, ports = env
     url = scenario.url.format(**ports)
     arg = {"url": url, "protocols": scenario.protocols, "on": scenario.on, "timeout": TIMEOUT}
-    router.take(wait=bool(router.records))  # forget connections of earlier scenarios
+    if scenario.server:
+        router.settle()  # forget connections of earlier scenarios, stragglers included
+    else:
+        router.take(wait=bool(router.records))
     js_log = run_js(page, RUN_JS, arg)
     js_server = router.take() if scenario.server else None
     py_log = run_python(url, scenario.protocols, scenario.on)
