@@ -59,3 +59,47 @@ def run(coro, timeout: float = 15.0):
             return await coro
 
     return asyncio.run(bounded())
+
+
+def reference(notebook: str) -> dict:
+    """The reference solutions of ``notebook`` (e.g. ``"02_framing"``), taken from its source.
+
+    Runs the notebook's definitions (imports, literal constants, functions and
+    classes, statement by statement, skipping everything live), then its
+    exercise cells, so tests check the very code the notebook teaches instead
+    of a copy of it.
+    """
+    import ast
+
+    from wslearn import nbsource
+
+    notebook_node = nbsource.parse((NOTEBOOKS / "src" / f"{notebook}.py").read_text())
+    namespace: dict = {"__name__": f"reference_{notebook}"}
+    simple = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    for cell in notebook_node.cells:
+        if cell.cell_type != "code":
+            continue
+        tree = compile(cell.source, f"<{notebook}>", "exec", flags=flags)
+        if "exercise" not in cell.metadata.get("wslearn", {}):
+            tree.body = [
+                node
+                for node in tree.body
+                if isinstance(node, simple)
+                or (isinstance(node, ast.Assign) and _constant(node.targets, node.value))
+            ]
+        exec(compile(tree, f"<{notebook}>", "exec"), namespace)
+    return namespace
+
+
+def _constant(targets, value) -> bool:
+    """``NAME = <literal>``: a constant a solution may use (not ``ws.x = 1``)."""
+    import ast
+
+    if not all(isinstance(target, ast.Name) for target in targets):
+        return False
+    try:
+        ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import NOTEBOOKS
+from conftest import NOTEBOOKS, reference
 
 from wslearn.exercises import for_notebook, registry, run_checker
 from wslearn.exercises.grading import exercise_cells, grade_executed
@@ -33,6 +33,24 @@ def test_every_registered_exercise_has_a_cell_and_a_check_in_its_notebook():
         solution, check = exercise_cells(notebook).get(exercise.name, (None, None))
         assert solution is not None and check is not None, exercise.name
         assert solution < check
+
+
+def _exercises_with_objects():
+    """(notebook stem, exercise, name of the object its check cell passes)."""
+    found = []
+    for name in NAMES:
+        notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+        for exercise, (_, check) in exercise_cells(notebook).items():
+            target = notebook.cells[check].source.split(",", 1)[1].rsplit(")", 1)[0].strip()
+            found.append((name.removesuffix(".ipynb"), exercise, target))
+    return found
+
+
+@pytest.mark.parametrize(("notebook", "exercise", "target"), _exercises_with_objects())
+def test_reference_solution_from_the_source_passes_its_checks(notebook, exercise, target):
+    """Without a kernel: the source's solution cell, run alone, passes every case."""
+    report = run_checker(exercise, reference(notebook)[target])
+    assert report.passed, str(report)
 
 
 def test_strip_solutions_keeps_the_signature_and_the_indentation():
