@@ -50,6 +50,22 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{name:32} {seconds:6.1f} s")
 
 
+def async_test(fn):
+    """Decorator: run an ``async def`` test with ``asyncio.run``, bounded by 10 s."""
+    import asyncio
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        async def main():
+            async with asyncio.timeout(10.0):
+                await fn(*args, **kwargs)
+
+        asyncio.run(main())
+
+    return wrapper
+
+
 def run(coro, timeout: float = 15.0):
     """``asyncio.run(coro)`` with a time limit: every test ends by itself."""
     import asyncio

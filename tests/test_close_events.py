@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from conftest import async_test
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -32,22 +32,7 @@ from wslearn.close import decode_close, encode_close
 from wslearn.framing import Frame, FrameReader, Opcode, decode_frame, encode_frame
 from wslearn.websocket import CloseEvent, WebSocket
 
-TEST_TIMEOUT = 10.0
 CLOSE = Opcode.CLOSE
-
-
-def async_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an ``async def`` test with ``asyncio.run``, bounded by ``TEST_TIMEOUT``."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        async def main() -> None:
-            async with asyncio.timeout(TEST_TIMEOUT):
-                await fn(*args, **kwargs)
-
-        asyncio.run(main())
-
-    return wrapper
 
 
 # --------------------------------------------------------------------------- helpers

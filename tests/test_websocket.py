@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from conftest import async_test
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -34,22 +34,6 @@ from wslearn.websocket import (
     MessageEvent,
     WebSocket,
 )
-
-TEST_TIMEOUT = 10.0
-
-
-def async_test(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an ``async def`` test with ``asyncio.run``, bounded by ``TEST_TIMEOUT``."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        async def main() -> None:
-            async with asyncio.timeout(TEST_TIMEOUT):
-                await fn(*args, **kwargs)
-
-        asyncio.run(main())
-
-    return wrapper
 
 
 @contextlib.asynccontextmanager
