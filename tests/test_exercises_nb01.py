@@ -1,4 +1,4 @@
-"""Notebook 01's exercise checks: the library's behaviour passes, plausible mistakes fail."""
+"""Notebook 01's exercise checks: the notebook's solutions pass, plausible mistakes fail."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import base64
 import hashlib
 
 import pytest
+from conftest import failures, reference
 
 from wslearn import handshake
 from wslearn.exercises import NOT_WRITTEN, run_checker
 from wslearn.exercises.nb01_handshake import ALLOWED_ORIGINS, STATUS_CASES
+
+REF = reference("01_handshake")  # the notebook's own reference solutions
+
 
 # --- accept_key ---------------------------------------------------------------
 
@@ -35,50 +39,27 @@ def decoded_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1(data).digest()).decode()
 
 
-def not_written(*args: object) -> object:
-    raise NotImplementedError("your solution here")
+ACCEPT_KEY_MISTAKES = [forgot_guid, hex_digest, base64_of_hex, returns_bytes, decoded_key]
 
 
-def failures(report) -> dict[str, str]:
-    return {r.case: r.message for r in report.results if not r.passed}
-
-
-def test_accept_key_reference_passes_including_the_live_client():
-    report = run_checker("accept_key", handshake.accept_key)
+@pytest.mark.parametrize(
+    "solution", [REF["accept_key"], handshake.accept_key], ids=["notebook", "library"]
+)
+def test_accept_key_notebook_and_library_pass_including_the_live_client(solution):
+    report = run_checker("accept_key", solution)
     assert report.passed, str(report)
     assert any("real websockets client" in r.case for r in report.results)
 
 
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (forgot_guid, "append the GUID"),
-        (hex_digest, "not the hex text"),
-        (base64_of_hex, "not .hexdigest()"),
-        (returns_bytes, "return text"),
-        (decoded_key, "do not base64-decode it"),
-    ],
-)
-def test_accept_key_mistakes_fail_with_a_hint_that_names_them(wrong, hint):
-    report = run_checker("accept_key", wrong)
-    assert not report.passed
-    messages = failures(report)
-    assert "RFC 6455 example key" in messages
-    assert hint in messages["RFC 6455 example key"]
-    # and the real websockets client refuses the handshake, too
-    assert any("real websockets client" in case for case in messages)
-
-
-def test_accept_key_not_written_fails_every_case_without_crashing():
-    report = run_checker("accept_key", not_written)
-    assert report.results and not any(r.passed for r in report.results)
-    assert NOT_WRITTEN in report.results[0].message
+@pytest.mark.parametrize("wrong", ACCEPT_KEY_MISTAKES)
+def test_accept_key_mistakes_are_refused_by_the_real_websockets_client_too(wrong):
+    assert any("real websockets client" in case for case in failures("accept_key", wrong))
 
 
 # --- parse_request_head -------------------------------------------------------
 
 
-def reference_parse(data: bytes) -> tuple[str, str, dict[str, str]]:
+def library_parse(data: bytes) -> tuple[str, str, dict[str, str]]:
     """The library's parser, reshaped into the exercise's return value."""
     request = handshake.parse_request(data)[0]
     names = dict.fromkeys(name.lower() for name, _ in request.headers)
@@ -113,30 +94,18 @@ def reads_past_the_head(data: bytes) -> tuple[str, str, dict[str, str]]:
     return method, target, headers
 
 
-def test_parse_request_head_reference_passes():
-    report = run_checker("parse_request_head", reference_parse)
-    assert report.passed, str(report)
-
-
 @pytest.mark.parametrize(
-    ("wrong", "failing_case"),
-    [
-        (keeps_name_case, "names in any case, odd spacing"),
-        (splits_every_colon, "a request from build_request (Host has a colon too)"),
-        (last_value_wins, "a header sent twice"),
-        (reads_past_the_head, "a frame right after the head"),
-    ],
+    "solution", [REF["parse_request_head"], library_parse], ids=["notebook", "library"]
 )
-def test_parse_request_head_mistakes_fail(wrong, failing_case):
-    report = run_checker("parse_request_head", wrong)
-    assert not report.passed
-    assert failing_case in failures(report)
+def test_parse_request_head_notebook_and_library_pass(solution):
+    report = run_checker("parse_request_head", solution)
+    assert report.passed, str(report)
 
 
 # --- status_for ---------------------------------------------------------------
 
 
-def reference_status(data: bytes) -> int:
+def library_status(data: bytes) -> int:
     """The library as a server: parse_request + check_request, statuses from HandshakeError."""
     try:
         request = handshake.parse_request(data)[0]
@@ -147,7 +116,7 @@ def reference_status(data: bytes) -> int:
 
 
 def always_400(data: bytes) -> int:
-    status = reference_status(data)
+    status = REF["status_for"](data)
     return 400 if status == 426 else status
 
 
@@ -159,7 +128,7 @@ def exact_header_values(data: bytes) -> int:
         or request.headers.get("Connection") != "Upgrade"
     ):
         return 400
-    return reference_status(data)
+    return REF["status_for"](data)
 
 
 def case_sensitive_names(data: bytes) -> int:
@@ -168,37 +137,72 @@ def case_sensitive_names(data: bytes) -> int:
     headers = dict(request.headers)
     if "websocket" not in headers.get("Upgrade", "").lower():
         return 400
-    return reference_status(data)
+    return REF["status_for"](data)
 
 
 def ignores_origin(data: bytes) -> int:
-    status = reference_status(data)
+    status = REF["status_for"](data)
     return 101 if status == 403 else status
 
 
-def test_status_for_reference_passes_and_covers_every_status():
-    report = run_checker("status_for", reference_status)
+@pytest.mark.parametrize(
+    "solution", [REF["status_for"], library_status], ids=["notebook", "library"]
+)
+def test_status_for_notebook_and_library_pass(solution):
+    report = run_checker("status_for", solution)
     assert report.passed, str(report)
+
+
+def test_status_for_cases_cover_every_status():
     assert {status for _, _, status, _ in STATUS_CASES} == {101, 400, 403, 426}
 
 
+# --- mistakes, and the stubs of the student copies ------------------------------
+
+MISTAKES = [
+    # (exercise, wrong solution, a case it fails, a hint that case's message gives)
+    ("accept_key", forgot_guid, "RFC 6455 example key", "append the GUID"),
+    ("accept_key", hex_digest, "RFC 6455 example key", "not the hex text"),
+    ("accept_key", base64_of_hex, "RFC 6455 example key", "not .hexdigest()"),
+    ("accept_key", returns_bytes, "RFC 6455 example key", "return text"),
+    ("accept_key", decoded_key, "RFC 6455 example key", "do not base64-decode it"),
+    ("parse_request_head", keeps_name_case, "names in any case, odd spacing", ""),
+    (
+        "parse_request_head",
+        splits_every_colon,
+        "a request from build_request (Host has a colon too)",
+        "",
+    ),
+    ("parse_request_head", last_value_wins, "a header sent twice", ""),
+    ("parse_request_head", reads_past_the_head, "a frame right after the head", ""),
+    ("status_for", always_400, "Sec-WebSocket-Version: 8", "426"),
+    ("status_for", exact_header_values, "a browser's request (keep-alive, Upgrade)", "token"),
+    (
+        "status_for",
+        case_sensitive_names,
+        "header names and values in other cases",
+        "case-insensitive",
+    ),
+    ("status_for", ignores_origin, "Origin not allowed", "403"),
+]
+
+
 @pytest.mark.parametrize(
-    ("wrong", "failing_case", "hint"),
-    [
-        (always_400, "Sec-WebSocket-Version: 8", "426"),
-        (exact_header_values, "a browser's request (keep-alive, Upgrade)", "token"),
-        (case_sensitive_names, "header names and values in other cases", "case-insensitive"),
-        (ignores_origin, "Origin not allowed", "403"),
-    ],
+    ("exercise", "wrong", "failing_case", "hint"),
+    MISTAKES,
+    ids=[wrong.__name__ for _, wrong, _, _ in MISTAKES],
 )
-def test_status_for_mistakes_fail_with_a_hint(wrong, failing_case, hint):
-    report = run_checker("status_for", wrong)
-    assert not report.passed
-    messages = failures(report)
-    assert failing_case in messages
+def test_a_mistake_fails_its_case_with_a_hint(exercise, wrong, failing_case, hint):
+    messages = failures(exercise, wrong)
+    assert failing_case in messages, messages
     assert hint in messages[failing_case]
 
 
-def test_status_for_not_written_fails_every_case():
-    report = run_checker("status_for", not_written)
+@pytest.mark.parametrize("exercise", ["accept_key", "parse_request_head", "status_for"])
+def test_not_written_fails_every_case_without_crashing(exercise):
+    def not_written(*args: object) -> object:
+        raise NotImplementedError("your solution here")
+
+    report = run_checker(exercise, not_written)
     assert report.results and not any(r.passed for r in report.results)
+    assert NOT_WRITTEN in report.results[0].message

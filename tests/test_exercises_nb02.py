@@ -1,27 +1,20 @@
-"""Notebook 02's checks pass the reference solutions and fail the usual wrong ones."""
+"""Notebook 02's checks pass the notebook's reference solutions and fail the usual wrong ones."""
 
 from __future__ import annotations
 
 import pytest
+from conftest import reference
 
 from wslearn import framing
 from wslearn.exercises import run_checker
 
+REF = reference("02_framing")  # the notebook's own reference solutions
+parse_header = REF["parse_header"]
+apply_mask = REF["apply_mask"]
+encode_length = REF["encode_length"]
+
+
 # --- parse_header -------------------------------------------------------------------------------
-
-
-def parse_header(data: bytes) -> dict:
-    length = data[1] & 0x7F
-    if length == 126:
-        length = int.from_bytes(data[2:4], "big")
-    elif length == 127:
-        length = int.from_bytes(data[2:10], "big")
-    return {
-        "fin": bool(data[0] & 0x80),
-        "opcode": data[0] & 0x0F,
-        "masked": bool(data[1] & 0x80),
-        "length": length,
-    }
 
 
 def header_forgets_the_mask_bit(data: bytes) -> dict:
@@ -60,21 +53,6 @@ def test_parse_header_accepts_truthy_flags():
     assert run_checker("parse_header", header_with_fin_as_a_number).passed
 
 
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (header_forgets_the_mask_bit, "data[1] & 0x7F"),
-        (header_little_endian, "big-endian"),
-        (header_ignores_extended_lengths, "126 means the real length"),
-        (header_reads_the_opcode_from_the_top, "low 4 bits"),
-    ],
-)
-def test_parse_header_fails_a_wrong_solution_with_a_hint(wrong, hint):
-    report = run_checker("parse_header", wrong)
-    assert not report.passed
-    assert any(hint in r.message for r in report.results if not r.passed), str(report)
-
-
 def test_parse_header_explains_a_wrong_return_shape():
     report = run_checker("parse_header", lambda data: (True, 1, True, 5))
     assert not report.passed
@@ -82,10 +60,6 @@ def test_parse_header_explains_a_wrong_return_shape():
 
 
 # --- apply_mask ---------------------------------------------------------------------------------
-
-
-def apply_mask(data: bytes, mask: bytes) -> bytes:
-    return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
 
 
 def mask_with_i_mod_2(data: bytes, mask: bytes) -> bytes:
@@ -97,7 +71,7 @@ def mask_with_the_first_byte_only(data: bytes, mask: bytes) -> bytes:
 
 
 def mask_returning_a_list(data: bytes, mask: bytes) -> list[int]:
-    return [b ^ mask[i % 4] for i, b in enumerate(data)]
+    return list(apply_mask(data, mask))
 
 
 def test_apply_mask_passes_the_reference_and_the_library():
@@ -107,37 +81,13 @@ def test_apply_mask_passes_the_reference_and_the_library():
     assert report.results[-1].case == "a real websockets server unmasks your masked frame"
 
 
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (mask_with_i_mod_2, "mask[i % 4], not i % 2"),
-        (mask_with_the_first_byte_only, "not always the first one"),
-        (mask_returning_a_list, "return bytes"),
-    ],
-)
-def test_apply_mask_fails_a_wrong_solution_with_a_hint(wrong, hint):
-    report = run_checker("apply_mask", wrong)
-    assert not report.passed
-    assert any(hint in r.message for r in report.results if not r.passed), str(report)
-
-
 def test_apply_mask_the_real_server_rejects_a_wrong_mask():
-    report = run_checker("apply_mask", mask_with_i_mod_2)
-    real = report.results[-1]
+    real = run_checker("apply_mask", mask_with_i_mod_2).results[-1]
     assert not real.passed
     assert "the server closed the connection: 1007" in real.message  # invalid UTF-8
 
 
 # --- encode_length ------------------------------------------------------------------------------
-
-
-def encode_length(n: int, masked: bool) -> bytes:
-    mask_bit = 0x80 if masked else 0
-    if n <= 125:
-        return bytes([mask_bit | n])
-    if n <= 0xFFFF:
-        return bytes([mask_bit | 126]) + n.to_bytes(2, "big")
-    return bytes([mask_bit | 127]) + n.to_bytes(8, "big")
 
 
 def length_without_the_mask_bit(n: int, masked: bool) -> bytes:
@@ -178,29 +128,37 @@ def test_encode_length_matches_the_library_encoder():
             assert encode_length(n, masked) == header
 
 
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (length_without_the_mask_bit, "OR byte 1 with 0x80"),
-        (length_little_endian, "big-endian"),
-        (length_not_minimal, "shortest form"),
-        (length_with_two_bytes_for_everything_long, "127, then 8 bytes"),
-    ],
-)
-def test_encode_length_fails_a_wrong_solution_with_a_hint(wrong, hint):
-    report = run_checker("encode_length", wrong)
-    assert not report.passed
-    assert any(hint in r.message for r in report.results if not r.passed), str(report)
-
-
 def test_encode_length_the_real_server_rejects_an_unmasked_client_frame():
-    report = run_checker("encode_length", length_without_the_mask_bit)
-    real = report.results[-1]
+    real = run_checker("encode_length", length_without_the_mask_bit).results[-1]
     assert not real.passed
     assert "1002" in real.message and "OR byte 1 with 0x80" in real.message
 
 
-# --- the stubs of the student copies ------------------------------------------------------------
+# --- mistakes, and the stubs of the student copies ----------------------------------------------
+
+MISTAKES = [
+    # (exercise, wrong solution, a hint that the message of some failed case gives)
+    ("parse_header", header_forgets_the_mask_bit, "data[1] & 0x7F"),
+    ("parse_header", header_little_endian, "big-endian"),
+    ("parse_header", header_ignores_extended_lengths, "126 means the real length"),
+    ("parse_header", header_reads_the_opcode_from_the_top, "low 4 bits"),
+    ("apply_mask", mask_with_i_mod_2, "mask[i % 4], not i % 2"),
+    ("apply_mask", mask_with_the_first_byte_only, "not always the first one"),
+    ("apply_mask", mask_returning_a_list, "return bytes"),
+    ("encode_length", length_without_the_mask_bit, "OR byte 1 with 0x80"),
+    ("encode_length", length_little_endian, "big-endian"),
+    ("encode_length", length_not_minimal, "shortest form"),
+    ("encode_length", length_with_two_bytes_for_everything_long, "127, then 8 bytes"),
+]
+
+
+@pytest.mark.parametrize(
+    ("exercise", "wrong", "hint"), MISTAKES, ids=[wrong.__name__ for _, wrong, _ in MISTAKES]
+)
+def test_a_wrong_solution_fails_with_a_hint(exercise, wrong, hint):
+    report = run_checker(exercise, wrong)
+    assert not report.passed
+    assert any(hint in r.message for r in report.results if not r.passed), str(report)
 
 
 @pytest.mark.parametrize("name", ["parse_header", "apply_mask", "encode_length"])

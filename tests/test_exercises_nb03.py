@@ -1,4 +1,4 @@
-"""Notebook 03's exercise checks: reference solutions pass, plausible mistakes fail.
+"""Notebook 03's exercise checks: the notebook's solutions pass, plausible mistakes fail.
 
 The checks are ``async def`` and run real sockets; ``run_checker`` drives them
 with its own event loop, so these tests are plain synchronous functions.
@@ -9,36 +9,20 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import failures, not_written, reference
 
 from wslearn.exercises import NOT_WRITTEN, run_checker
 from wslearn.exercises.nb03_lifecycle import SCENARIOS
 from wslearn.websocket import DOMException, WebSocket
 
-
-def failures(report) -> dict[str, str]:
-    return {r.case: r.message for r in report.results if not r.passed}
-
-
-def not_written(*args: object) -> object:
-    raise NotImplementedError("your solution here")
+REF = reference("03_lifecycle_events")  # the notebook's own reference solutions
 
 
 # --- predict_events ---------------------------------------------------------------------------
 
-REFERENCE_EVENTS = {
-    "refused port": ["error", "close 1006"],
-    "server closes with 4000": ["open", "close 4000"],
-    "close() while CONNECTING": ["error", "close 1006"],
-    "server drops TCP": ["open", "close 1006"],
-}
-
-
-def predict_reference(scenario: str) -> list[str]:
-    return REFERENCE_EVENTS[scenario]
-
 
 def test_predict_events_reference_passes_every_live_scenario():
-    report = run_checker("predict_events", predict_reference)
+    report = run_checker("predict_events", REF["predict_events"])
     assert report.passed, str(report)
     assert [r.case for r in report.results] == list(SCENARIOS)
 
@@ -55,12 +39,11 @@ def test_predict_events_reference_passes_every_live_scenario():
 )
 def test_predict_events_wrong_prediction_fails_that_scenario_only(scenario, wrong):
     def predict(name: str) -> list[str]:
-        return wrong if name == scenario else REFERENCE_EVENTS[name]
+        return wrong if name == scenario else REF["predict_events"](name)
 
-    report = run_checker("predict_events", predict)
-    assert not report.passed
-    assert list(failures(report)) == [scenario]
-    assert SCENARIOS[scenario] in failures(report)[scenario]
+    messages = failures("predict_events", predict)
+    assert list(messages) == [scenario]
+    assert SCENARIOS[scenario] in messages[scenario]
 
 
 def test_predict_events_not_written_fails_every_case():
@@ -70,26 +53,6 @@ def test_predict_events_not_written_fails_every_case():
 
 
 # --- ask --------------------------------------------------------------------------------------
-
-
-async def ask_reference(url: str, question: str) -> str:
-    ws = WebSocket(url)
-    answer = asyncio.get_running_loop().create_future()
-
-    def on_open(event):
-        ws.send(question)
-
-    def on_message(event):
-        if not answer.done():
-            answer.set_result(event.data)
-        ws.close()
-
-    def on_close(event):
-        if not answer.done():
-            answer.set_exception(ConnectionError(f"closed ({event.code}) before an answer"))
-
-    ws.onopen, ws.onmessage, ws.onclose = on_open, on_message, on_close
-    return await answer
 
 
 async def ask_sends_before_open(url: str, question: str) -> str:
@@ -163,7 +126,7 @@ async def ask_with_a_global(url: str, question: str) -> str:
 
 
 def test_ask_reference_passes():
-    report = run_checker("ask", ask_reference)
+    report = run_checker("ask", REF["ask"])
     assert report.passed, str(report)
 
 
@@ -187,10 +150,8 @@ def test_ask_reference_passes():
     ],
 )
 def test_ask_mistakes_fail_with_a_hint(wrong, failing_case, hint):
-    report = run_checker("ask", wrong)
-    assert not report.passed
-    messages = failures(report)
-    assert failing_case in messages, str(report)
+    messages = failures("ask", wrong)
+    assert failing_case in messages, messages
     assert hint in messages[failing_case]
 
 
@@ -203,13 +164,6 @@ def test_ask_not_written_fails_every_case():
 
 
 # --- safe_send --------------------------------------------------------------------------------
-
-
-def safe_send_reference(ws: WebSocket, data: str | bytes) -> bool:
-    if ws.readyState == WebSocket.OPEN:
-        ws.send(data)
-        return True
-    return False
 
 
 def send_without_guard(ws: WebSocket, data: str | bytes) -> bool:
@@ -237,7 +191,7 @@ def checks_but_forgets_to_send(ws: WebSocket, data: str | bytes) -> bool:
 
 
 def test_safe_send_reference_passes():
-    report = run_checker("safe_send", safe_send_reference)
+    report = run_checker("safe_send", REF["safe_send"])
     assert report.passed, str(report)
 
 
@@ -251,12 +205,10 @@ def test_safe_send_reference_passes():
     ],
 )
 def test_safe_send_mistakes_fail(wrong, failing_cases):
-    report = run_checker("safe_send", wrong)
-    assert not report.passed
-    assert failing_cases <= set(failures(report)), str(report)
+    messages = failures("safe_send", wrong)
+    assert failing_cases <= set(messages), messages
 
 
 def test_safe_send_without_guard_names_the_exception():
-    report = run_checker("safe_send", send_without_guard)
-    message = failures(report)["CONNECTING: returns False, no exception"]
+    message = failures("safe_send", send_without_guard)["CONNECTING: returns False, no exception"]
     assert "InvalidStateError" in message or "CONNECTING state" in message

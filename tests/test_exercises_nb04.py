@@ -1,10 +1,11 @@
-"""Notebook 04's exercise checks: reference solutions pass, plausible mistakes fail."""
+"""Notebook 04's exercise checks: the notebook's solutions pass, plausible mistakes fail."""
 
 from __future__ import annotations
 
 import struct
 
 import pytest
+from conftest import failures, not_written, reference
 
 from wslearn import close
 from wslearn.exercises import NOT_WRITTEN, run_checker
@@ -15,13 +16,11 @@ from wslearn.exercises.nb04_close import (
     reference_was_clean,
 )
 
-
-def failures(report) -> dict[str, str]:
-    return {r.case: r.message for r in report.results if not r.passed}
-
-
-def not_written(*args: object) -> object:
-    raise NotImplementedError("your solution here")
+REF = reference("04_close_codes")  # the notebook's own reference solutions
+decode_close_payload = REF["decode_close_payload"]
+sendable = REF["sendable"]
+code_for = REF["code_for"]
+was_clean = REF["was_clean"]
 
 
 @pytest.mark.parametrize("name", ["decode_close_payload", "sendable", "code_for", "was_clean"])
@@ -34,62 +33,36 @@ def test_not_written_fails_every_case_with_the_stub_message(name):
 # --- decode_close_payload -------------------------------------------------------------------
 
 
-def reference_decode(payload: bytes) -> tuple[int, str]:
-    """The notebook's solution, by hand (no wslearn.close)."""
-    if not payload:
-        return 1005, ""
-    if len(payload) == 1:
-        raise ValueError("a close payload of 1 byte")
-    return int.from_bytes(payload[:2], "big"), payload[2:].decode("utf-8")
-
-
 def little_endian(payload: bytes) -> tuple[int, str]:
     if len(payload) < 2:
-        return reference_decode(payload)
+        return decode_close_payload(payload)
     return int.from_bytes(payload[:2], "little"), payload[2:].decode("utf-8")
 
 
 def empty_is_1000(payload: bytes) -> tuple[int, str]:
-    return (1000, "") if not payload else reference_decode(payload)
+    return (1000, "") if not payload else decode_close_payload(payload)
 
 
 def latin1_reason(payload: bytes) -> tuple[int, str]:
     if len(payload) < 2:
-        return reference_decode(payload)
+        return decode_close_payload(payload)
     return struct.unpack("!H", payload[:2])[0], payload[2:].decode("latin-1")
 
 
 def one_byte_is_a_code(payload: bytes) -> tuple[int, str]:
     if len(payload) == 1:
         return payload[0], ""
-    return reference_decode(payload)
+    return decode_close_payload(payload)
 
 
-def test_decode_close_payload_reference_and_library_pass_including_the_live_server():
-    report = run_checker("decode_close_payload", reference_decode)
+def test_decode_close_payload_reference_passes_including_the_live_server():
+    report = run_checker("decode_close_payload", decode_close_payload)
     assert report.passed, str(report)
     assert any("real websockets server" in r.case for r in report.results)
 
 
-@pytest.mark.parametrize(
-    ("wrong", "failing_case", "hint"),
-    [
-        (little_endian, "4000 'bye'", "big-endian"),
-        (empty_is_1000, "empty payload", "1005"),
-        (latin1_reason, "4999 with a non-ASCII reason", "UTF-8"),
-        (one_byte_is_a_code, "1-byte payload", "ValueError"),
-    ],
-)
-def test_decode_close_payload_mistakes_fail_with_a_hint(wrong, failing_case, hint):
-    report = run_checker("decode_close_payload", wrong)
-    assert not report.passed
-    messages = failures(report)
-    assert failing_case in messages
-    assert hint in messages[failing_case]
-
-
 def test_little_endian_also_fails_on_the_live_server_case():
-    messages = failures(run_checker("decode_close_payload", little_endian))
+    messages = failures("decode_close_payload", little_endian)
     assert any("real websockets server" in case for case in messages)
 
 
@@ -99,10 +72,6 @@ def test_little_endian_also_fails_on_the_live_server_case():
 def test_sendable_cases_agree_with_the_library():
     for codes, expected, _ in SENDABLE_CASES:
         assert all(close.is_sendable(code) is expected for code in codes), codes
-
-
-def reference_sendable(code: int) -> bool:
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
 def whole_range(code: int) -> bool:
@@ -119,53 +88,59 @@ def rfc_only(code: int) -> bool:
     return 1000 <= code <= 1003 or 1007 <= code <= 1011 or 3000 <= code <= 4999
 
 
-def test_sendable_reference_and_library_pass():
-    assert run_checker("sendable", reference_sendable).passed
-    assert run_checker("sendable", close.is_sendable).passed
+def returns_an_int(code: int) -> int:
+    return int(sendable(code))
+
+
+@pytest.mark.parametrize("solution", [sendable, close.is_sendable], ids=["notebook", "library"])
+def test_sendable_reference_and_library_pass(solution):
+    assert run_checker("sendable", solution).passed
+
+
+# --- mistakes in decode_close_payload and sendable ------------------------------------------
+
+MISTAKES = [
+    # (exercise, wrong solution, a case it fails, a hint that case's message gives)
+    ("decode_close_payload", little_endian, "4000 'bye'", "big-endian"),
+    ("decode_close_payload", empty_is_1000, "empty payload", "1005"),
+    ("decode_close_payload", latin1_reason, "4999 with a non-ASCII reason", "UTF-8"),
+    ("decode_close_payload", one_byte_is_a_code, "1-byte payload", "ValueError"),
+    ("sendable", whole_range, "1005", "never sent"),
+    ("sendable", browser_rule, "1001", "sendable"),
+    ("sendable", rfc_only, "1013", "after the RFC"),
+    ("sendable", returns_an_int, "1000", ""),
+]
 
 
 @pytest.mark.parametrize(
-    ("wrong", "failing_case", "hint"),
-    [
-        (whole_range, "1005", "never sent"),
-        (browser_rule, "1001", "sendable"),
-        (rfc_only, "1013", "after the RFC"),
-        (lambda code: int(reference_sendable(code)), "1000", ""),
-    ],
+    ("exercise", "wrong", "failing_case", "hint"),
+    MISTAKES,
+    ids=[wrong.__name__ for _, wrong, _, _ in MISTAKES],
 )
-def test_sendable_mistakes_fail(wrong, failing_case, hint):
-    report = run_checker("sendable", wrong)
-    assert not report.passed
-    messages = failures(report)
-    assert failing_case in messages
+def test_a_mistake_fails_its_case_with_a_hint(exercise, wrong, failing_case, hint):
+    messages = failures(exercise, wrong)
+    assert failing_case in messages, messages
     assert hint in messages[failing_case]
 
 
 # --- code_for -------------------------------------------------------------------------------
 
-REFERENCE_CODES = {
-    "the page is done with the connection": 1000,
-    "the server is shutting down": 1001,
-    "a frame arrived with RSV1 set, but no extension was agreed": 1002,
-    "a text-only chat server received a binary message": 1003,
-    "a text message is not valid UTF-8": 1007,
-    "a client sent a 20 MB message, the server's limit is 1 MB": 1009,
-    "the server's handler crashed with an exception": 1011,
-    "the server is overloaded: try again in a minute": 1013,
-    "the chat app bans a user (an app-specific reason)": 4003,
-}
+
+def code_for_but(situation: str, code: int):
+    """The notebook's ``code_for``, except that it answers ``code`` for ``situation``."""
+    return lambda asked: code if asked == situation else code_for(asked)
 
 
 def test_code_for_reference_passes_and_covers_every_situation():
-    assert set(REFERENCE_CODES) == set(SITUATIONS)
-    report = run_checker("code_for", REFERENCE_CODES.__getitem__)
+    report = run_checker("code_for", code_for)
     assert report.passed, str(report)
+    assert [r.case for r in report.results] == list(SITUATIONS)
 
 
 def test_code_for_accepts_any_private_code_for_the_app_specific_situation():
     for code in (4000, 4999):
-        answers = {**REFERENCE_CODES, "the chat app bans a user (an app-specific reason)": code}
-        assert run_checker("code_for", answers.__getitem__).passed
+        answers = code_for_but("the chat app bans a user (an app-specific reason)", code)
+        assert run_checker("code_for", answers).passed
 
 
 @pytest.mark.parametrize(
@@ -180,10 +155,7 @@ def test_code_for_accepts_any_private_code_for_the_app_specific_situation():
     ],
 )
 def test_code_for_mistakes_fail_with_a_hint(situation, wrong, hint):
-    answers = {**REFERENCE_CODES, situation: wrong}
-    report = run_checker("code_for", answers.__getitem__)
-    assert not report.passed
-    messages = failures(report)
+    messages = failures("code_for", code_for_but(situation, wrong))
     assert list(messages) == [situation]
     assert hint in messages[situation]
 
@@ -191,9 +163,12 @@ def test_code_for_mistakes_fail_with_a_hint(situation, wrong, hint):
 # --- was_clean ------------------------------------------------------------------------------
 
 
-def test_was_clean_cases_follow_the_reference_definition():
+@pytest.mark.parametrize(
+    "definition", [was_clean, reference_was_clean], ids=["notebook", "checker"]
+)
+def test_was_clean_cases_follow_the_notebook_and_the_checker_definition(definition):
     for trace, expected, _ in WAS_CLEAN_CASES:
-        assert reference_was_clean(trace) is expected, trace
+        assert definition(trace) is expected, trace
 
 
 def both_frames_anywhere(trace: list[str]) -> bool:
@@ -209,11 +184,12 @@ def server_closed_tcp(trace: list[str]) -> bool:
 def client_started(trace: list[str]) -> bool:
     """Thinks only a client-initiated close can be clean."""
     frames = [e for e in trace if e.endswith("close frame")]
-    return frames[:2] == ["client close frame", "server close frame"] and reference_was_clean(trace)
+    return frames[:2] == ["client close frame", "server close frame"] and was_clean(trace)
 
 
-def test_was_clean_reference_passes():
-    report = run_checker("was_clean", reference_was_clean)
+@pytest.mark.parametrize("solution", [was_clean, reference_was_clean], ids=["notebook", "checker"])
+def test_was_clean_notebook_and_checker_definitions_pass(solution):
+    report = run_checker("was_clean", solution)
     assert report.passed, str(report)
 
 
@@ -226,6 +202,4 @@ def test_was_clean_reference_passes():
     ],
 )
 def test_was_clean_mistakes_fail(wrong, failing_case):
-    report = run_checker("was_clean", wrong)
-    assert not report.passed
-    assert any(case.startswith(failing_case) for case in failures(report))
+    assert any(case.startswith(failing_case) for case in failures("was_clean", wrong))
