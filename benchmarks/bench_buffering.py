@@ -16,10 +16,10 @@ bytes/s; senders with a timer are offered one ``SIZE``-byte message every
   consumer had received was sent;
 - max delay: the slowest message's time from send() to arrival.
 
-``drained, poll=0`` is the event-driven sender looking at bufferedAmount on
-every turn of the event loop instead of every millisecond.
+``drained`` is the event-driven sender: it sleeps in ``ws.buffered_below()``
+until the socket has handed enough bytes to the network, with no timer.
 
-Run:  .venv/bin/python benchmarks/bench_buffering.py   (about 25 s)
+Run:  .venv/bin/python benchmarks/bench_buffering.py   (about 20 s)
 """
 
 from __future__ import annotations
@@ -40,23 +40,13 @@ INTERVAL = 0.005
 MAX_DATA = 32 * 1024
 DURATION = 3.0
 
-SENDERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "unthrottled": ("unthrottled", {}),
-    "throttled": ("throttled", {}),
-    "latest": ("latest", {}),
-    "drained": ("drained", {}),
-    "drained, poll=0": ("drained", {"poll": 0.0}),
-    "websockets": ("websockets", {}),
-}
-
 
 def max_rss() -> int:
     """Peak resident memory of this process so far, in bytes (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-async def measure(label: str) -> dict[str, Any]:
-    sender, options = SENDERS[label]
+async def measure(sender: str) -> dict[str, Any]:
     rss, cpu = max_rss(), time.process_time()
     run = await buffering.experiment(
         sender,
@@ -65,7 +55,6 @@ async def measure(label: str) -> dict[str, Any]:
         interval=INTERVAL,
         max_data=MAX_DATA,
         duration=DURATION,
-        **options,
     )
     return {
         "peak_buffered": run.peak,
@@ -90,9 +79,9 @@ def main() -> None:
     )
     print(header)
     print("-" * len(header))
-    for label in SENDERS:
+    for sender in buffering.SENDERS:
         child = subprocess.run(
-            [sys.executable, __file__, "--one", label],
+            [sys.executable, __file__, "--one", sender],
             capture_output=True,
             text=True,
             timeout=DURATION + 30,
@@ -100,7 +89,7 @@ def main() -> None:
         )
         row = json.loads(child.stdout)
         print(
-            f"{label:16} {row['peak_buffered']:>18,} B {row['memory'] / 1e6:>9.1f} MB "
+            f"{sender:16} {row['peak_buffered']:>18,} B {row['memory'] / 1e6:>9.1f} MB "
             f"{row['cpu']:>5.2f} s {row['throughput'] / 1000:>7.1f} kB/s "
             f"{1000 * row['newest_age']:>8.0f} ms {1000 * row['max_delay']:>7.0f} ms "
             f"{row['sent']:>5} {row['dropped']:>8}",

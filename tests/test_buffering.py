@@ -195,9 +195,8 @@ def test_slow_consumer_declines_permessage_deflate_and_reads_stamps() -> None:
 def test_pause_stops_reading_and_resume_drains_buffered_amount_to_zero() -> None:
     async def main() -> dict[str, Any]:
         async with SlowConsumer(rate=RATE) as consumer:
-            ws = WebSocket(consumer.url)
+            ws = WebSocket(consumer.url, send_buffer=buffering.SNDBUF)
             await ws.wait_for("open", timeout=5)
-            buffering.limit_send_buffer(ws)
             consumer.pause()
             loop = asyncio.get_running_loop()
             for seq in range(40):
@@ -211,7 +210,7 @@ def test_pause_stops_reading_and_resume_drains_buffered_amount_to_zero() -> None
             }
             consumer.rate = None  # catch up at full speed
             consumer.resume()
-            seen["low"] = await buffering.wait_for_low_water(ws, 0, timeout=5)
+            seen["low"] = await ws.buffered_below(0, timeout=5)
             for _ in range(200):
                 if len(consumer.arrivals) == 40:
                     break
@@ -229,28 +228,109 @@ def test_pause_stops_reading_and_resume_drains_buffered_amount_to_zero() -> None
     assert seen["close"] is True
 
 
-def test_wait_for_low_water_is_bounded() -> None:
-    async def main() -> None:
-        with pytest.raises(TimeoutError):
-            await buffering.wait_for_low_water(lambda: 100, 10, timeout=0.05)
-        assert await buffering.wait_for_low_water(lambda: 5, 10) == 5
+def test_drained_sender_sleeps_until_the_socket_wakes_it(monkeypatch) -> None:
+    """No polling: the sender's task never sleeps on a timer, waits on ``buffered_below``
+    without waking while nothing drains, and refills at each wake-up once data moves."""
+    real_sleep = asyncio.sleep
+    sleepers: list[asyncio.Task[Any] | None] = []
 
-    run_async(main)
+    def spy_sleep(delay: float, *args: Any) -> Any:
+        sleepers.append(asyncio.current_task())
+        return real_sleep(delay, *args)
 
-
-def test_wait_for_low_water_gives_up_when_the_socket_closed_with_data_queued() -> None:
-    async def main() -> None:
+    async def main() -> dict[str, Any]:
         async with SlowConsumer(rate=RATE) as consumer:
-            ws = WebSocket(consumer.url)
+            ws = WebSocket(consumer.url, send_buffer=buffering.SNDBUF)
             await ws.wait_for("open", timeout=5)
-            ws.close()
-            ws.send(b"x" * 1000)  # after close(): discarded, but counted
-            await ws.closed(timeout=5)
-            assert ws.bufferedAmount == 1000
-            with pytest.raises(ConnectionError):
-                await buffering.wait_for_low_water(ws, 0, timeout=2)
+            calls: list[int] = []  # the mark of each wait ...
+            woken: list[int] = []  # ... and bufferedAmount when a wait ended
+            buffered_below = ws.buffered_below
 
-    run_async(main)
+            async def spy_buffered_below(mark: int, timeout: float | None = None) -> int:
+                calls.append(mark)
+                woken.append(amount := await buffered_below(mark, timeout))
+                return amount
+
+            ws.buffered_below = spy_buffered_below  # type: ignore[method-assign]
+            consumer.pause()
+            monkeypatch.setattr(asyncio, "sleep", spy_sleep)
+            async with buffering.Sampler(ws, interval=0.001) as sampler:
+                sender = asyncio.create_task(
+                    buffering.send_when_drained(ws, max_data=MAX_DATA, size=SIZE, duration=1.0)
+                )
+                await real_sleep(0.3)  # the hidden buffers fill, then nothing drains
+                stalled = (len(calls), len(woken), ws.bufferedAmount)
+                await real_sleep(0.2)
+                still = (len(calls), len(woken), ws.bufferedAmount)
+                consumer.resume()
+                log = await sender
+            monkeypatch.undo()
+            consumer.rate = None  # catch up at full speed
+            await buffered_below(0, timeout=5)
+            for _ in range(200):
+                if len(consumer.arrivals) == len(log.sent):
+                    break
+                await real_sleep(0.01)
+            seqs = [a.seq for a in consumer.arrivals]
+            ws.close()
+            await ws.closed(timeout=5)
+        return {
+            "slept": sender in sleepers,
+            "stalled": stalled,
+            "still": still,
+            "calls": calls,
+            "woken": woken,
+            "log": log,
+            "peak": sampler.peak,
+            "seqs": seqs,
+        }
+
+    seen = run_async(main)
+    log, calls, woken = seen["log"], seen["calls"], seen["woken"]
+    assert seen["slept"] is False, "the drained sender slept on a timer"
+    # paused: one wait pending, nobody woke it, the buffer stayed full
+    assert seen["stalled"] == seen["still"]
+    assert seen["stalled"][0] == seen["stalled"][1] + 1
+    assert seen["stalled"][2] >= MAX_DATA
+    # reading again: each refill followed a wait that ended at the low-water mark
+    # (only the last wait may have ended with the duration instead)
+    assert log.ticks > 5 and len(calls) == log.ticks
+    assert all(mark == MAX_DATA // 2 for mark in calls)
+    assert len(woken) >= len(calls) - 1
+    assert all(amount <= MAX_DATA // 2 for amount in woken)
+    assert seen["peak"] <= MAX_DATA - 1 + SIZE
+    assert seen["seqs"] == list(range(len(log.sent)))
+
+
+def test_drained_sender_stops_on_time_and_gives_up_when_the_socket_closes() -> None:
+    async def main() -> tuple[float, int, float, type[BaseException] | None]:
+        loop = asyncio.get_running_loop()
+        async with SlowConsumer(rate=RATE) as consumer:
+            consumer.pause()
+            ws = WebSocket(consumer.url, send_buffer=buffering.SNDBUF)
+            await ws.wait_for("open", timeout=5)
+            start = loop.time()
+            log = await buffering.send_when_drained(ws, max_data=MAX_DATA, size=SIZE, duration=0.3)
+            took = loop.time() - start  # nothing drained: it still returned on time
+            sender = asyncio.create_task(
+                buffering.send_when_drained(ws, max_data=MAX_DATA, size=SIZE, duration=5)
+            )
+            await asyncio.sleep(0.2)
+            start = loop.time()
+            await consumer.stop()  # unread data: the connection is reset
+            try:
+                await sender
+            except ConnectionError as exc:
+                error: type[BaseException] | None = type(exc)
+            else:
+                error = None
+            return took, log.ticks, loop.time() - start, error
+
+    took, ticks, gave_up_after, error = run_async(main)
+    assert 0.3 <= took < 0.5
+    assert ticks >= 1
+    assert error is not None and issubclass(error, ConnectionError)
+    assert gave_up_after < 1.0  # at once, not after its 5 s duration
 
 
 def test_sampler_records_time_and_value_at_its_interval() -> None:

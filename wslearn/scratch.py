@@ -43,7 +43,15 @@ import enum
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Generator, Iterable
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Mapping,
+)
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,7 +67,9 @@ from wslearn.framing import (
 )
 from wslearn.handshake import (
     HandshakeError,
+    Headers,
     Request,
+    Response,
     build_error_response,
     build_request,
     build_response,
@@ -498,6 +508,7 @@ async def accept(
     subprotocols: Iterable[str] = (),
     origins: Collection[str | None] | None = None,
     open_timeout: float = OPEN_TIMEOUT,
+    pages: Mapping[str, str] | None = None,
     **options: Any,
 ) -> Connection | None:
     """Do the server's half of the opening handshake on a new TCP connection.
@@ -505,10 +516,19 @@ async def accept(
     Returns the open :class:`Connection`, or ``None`` after refusing the
     request with the HTTP status of its :class:`HandshakeError` (400, 403,
     426, 431) or after a timeout. ``options`` go to :class:`Connection`.
+    ``pages`` maps paths to HTML that a plain HTTP GET (no upgrade) receives
+    instead, so that a browser can load a page from this very server.
     """
     try:
         async with asyncio.timeout(open_timeout):
             request, data = await read_head(reader, parse_request)
+        page = _page_response(request, pages or {})
+        if page is not None:
+            writer.write(page)
+            await writer.drain()
+            timeout = options.get("close_timeout", CLOSE_TIMEOUT)
+            await close_tcp(reader, writer, first=True, timeout=timeout)
+            return None
         key = check_request(request, origins=origins)
     except HandshakeError as exc:
         logger.debug("refusing a handshake: %s %s", exc.status, exc)
@@ -527,6 +547,29 @@ async def accept(
     return Connection(
         reader, writer, client=False, subprotocol=subprotocol, request=request, data=data, **options
     )
+
+
+def _page_response(request: Request, pages: Mapping[str, str]) -> bytes | None:
+    """``200 OK`` with the page for a plain GET of one of ``pages``' paths, else ``None``.
+
+    A request asking for ``Upgrade: websocket`` is never a page request, so a
+    path can hold a page and a WebSocket endpoint at once.
+    """
+    path = urlsplit(request.target).path
+    if request.method != "GET" or path not in pages:
+        return None
+    if request.headers.has_token("Upgrade", "websocket"):
+        return None
+    body = pages[path].encode("utf-8")
+    headers = Headers(
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            ("Connection", "close"),
+        ]
+    )
+    return Response("HTTP/1.1", 200, "OK", headers).serialize() + body
 
 
 Handler = Callable[[Connection], Awaitable[None]]
@@ -549,12 +592,14 @@ class Server:
         origins: Collection[str | None] | None = None,
         allow_remote: bool = False,
         open_timeout: float = OPEN_TIMEOUT,
+        pages: Mapping[str, str] | None = None,
         **options: Any,
     ) -> None:
         check_loopback(host, allow_remote=allow_remote)
         self.handler, self.host, self.port = handler, host, port
         self.subprotocols, self.origins = tuple(subprotocols), origins
         self.open_timeout = open_timeout
+        self.pages = dict(pages or {})  # path -> HTML for plain HTTP GETs
         self.options = options  # for each Connection: max_size, max_queue, close_timeout
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -566,6 +611,11 @@ class Server:
         """The ``ws://`` URL of this server (with the port the OS chose)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        """The ``http://`` URL of the same port, where ``pages`` are served."""
+        return "http" + self.url[2:]
 
     async def start(self) -> Server:
         """Start listening; ``port=0`` lets the OS choose a free port."""
@@ -586,6 +636,7 @@ class Server:
                 subprotocols=self.subprotocols,
                 origins=self.origins,
                 open_timeout=self.open_timeout,
+                pages=self.pages,
                 **self.options,
             )
             if ws is None:
@@ -663,13 +714,16 @@ def serve(
     max_size: int | None = MAX_SIZE,
     origins: Collection[str | None] | None = None,
     allow_remote: bool = False,
+    pages: Mapping[str, str] | None = None,
     **options: Any,
 ) -> Server:
     """A WebSocket server calling ``handler(connection)`` for each client.
 
     ``server = await serve(handler)`` or ``async with serve(handler) as server:``.
     ``origins`` is an allow-list of ``Origin`` values (``None`` in it admits
-    clients that send none). Other options: ``open_timeout``,
+    clients that send none). ``pages`` maps paths to HTML served to plain
+    HTTP GETs (``server.http_url + "/"``), so a browser can load a page and
+    open its WebSocket on one origin. Other options: ``open_timeout``,
     ``close_timeout``, ``max_queue``.
     """
     return Server(
@@ -679,6 +733,7 @@ def serve(
         subprotocols=subprotocols,
         origins=origins,
         allow_remote=allow_remote,
+        pages=pages,
         max_size=max_size,
         **options,
     )

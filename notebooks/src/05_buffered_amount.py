@@ -101,9 +101,10 @@ print("closed with code", closed.code, "and bufferedAmount", ws.bufferedAmount)
 #   the consumer records when each one arrived: order and delay are measured, not assumed.
 #
 # The sending side has a hidden buffer too: Linux lets a TCP send buffer grow by itself, up to
-# several megabytes, while the receiver's window is closed. One second of the same fast sender, once
-# with the kernel's default and once with a small fixed send buffer
-# (`buffering.limit_send_buffer`), shows what that does to `bufferedAmount`:
+# several megabytes, while the receiver's window is closed. The port can fix that buffer's size:
+# `WebSocket(url, send_buffer=...)` sets the socket's `SO_SNDBUF` before the handshake (a Python
+# extra; a page cannot). One second of the same fast sender, once with the kernel's default and
+# once with a small fixed send buffer, shows what that does to `bufferedAmount`:
 
 # %%
 RATE = 400_000  # bytes per second the consumer reads
@@ -113,7 +114,7 @@ MAX_DATA = 32 * 1024  # the throttle's limit
 common = {"rate": RATE, "size": SIZE, "interval": INTERVAL, "max_data": MAX_DATA}
 
 autotuned, fixed = await asyncio.gather(
-    buffering.experiment("unthrottled", duration=1.0, sndbuf=None, **common),
+    buffering.experiment("unthrottled", duration=1.0, send_buffer=None, **common),
     buffering.experiment("unthrottled", duration=1.0, **common),
 )
 for label, run in (("kernel default", autotuned), ("small SO_SNDBUF", fixed)):
@@ -253,10 +254,11 @@ print(re.sub(r'\n    """.*?"""', "", source, flags=re.DOTALL))  # without its do
 # The timer has two costs. It sends at most one message per tick, so throughput can never exceed
 # `size / interval` (the seed's numbers allow 4 KB per second, whatever the link could do), and it
 # reacts to a drained buffer only at the next tick. The browser's `WebSocket` offers no event for
-# "the buffer has drained" (WebRTC's `RTCDataChannel` has one, `bufferedamountlow`), and neither
-# does the port, so `buffering.wait_for_low_water(ws, mark)` looks at the number every millisecond,
-# which is cheap. The event-driven sender uses it: fill up to `max_data`, wait for the low-water
-# mark, fill again.
+# "the buffer has drained" (WebRTC's `RTCDataChannel` has one, `bufferedamountlow`), so a page has
+# to keep looking at the number. The port adds such an event, another Python extra:
+# `await ws.buffered_below(mark)` returns as soon as `bufferedAmount <= mark`, because the socket
+# wakes its waiters each time it hands bytes to the network. The event-driven sender uses it: fill
+# up to `max_data`, sleep until the low-water mark, fill again; no timer, and no CPU spent looking.
 #
 # Python's `websockets` library takes a third way: its `send()` is a coroutine. `await
 # ws.send(msg)` writes the frame and then, if its write buffer is above `write_limit`, waits until
@@ -273,10 +275,10 @@ print(library.summary())
 # a sender cannot forget it. A browser's `send()` cannot wait, so a page has to watch
 # `bufferedAmount`, either on a timer (the seed's pattern: simple, but capped at one message per
 # tick and slow to react) or by refilling whenever the buffer falls below a low-water mark (keeps
-# the link busy; in JS a `setTimeout(check, 0)` loop or `requestAnimationFrame` plays the part of
-# `wait_for_low_water`). Chromium also has `WebSocketStream`, whose writer's `write()` returns a
-# promise that waits in the same way; the course's browser tests check that it stops accepting data
-# while the slow consumer is behind.
+# the link busy; with no `buffered_below` in the browser, a `setTimeout(check, 0)` loop or
+# `requestAnimationFrame` polls in its place). Chromium also has `WebSocketStream`, whose writer's
+# `write()` returns a promise that waits like `await ws.send()`; the course's browser tests check
+# that it stops accepting data while the slow consumer is behind.
 
 # %% [markdown]
 # ## Throughput or freshness?

@@ -55,9 +55,8 @@ async def _live_throttle(should_send: Callable[[int, int], bool]) -> Result:
     limit = LIVE["max_data"] - 1 + LIVE["size"]
     try:
         async with buffering.SlowConsumer(LIVE["rate"]) as consumer:
-            ws = WebSocket(consumer.url)
+            ws = WebSocket(consumer.url, send_buffer=buffering.SNDBUF)
             await ws.wait_for("open", timeout=5)
-            buffering.limit_send_buffer(ws)
             async with buffering.Sampler(ws) as sampler:
                 log = await buffering.send_throttled(
                     ws,
