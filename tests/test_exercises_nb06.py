@@ -5,24 +5,22 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from conftest import not_written, reference
 
 from wslearn import scratch
 from wslearn.close import decode_close, encode_close
 from wslearn.exercises import NOT_WRITTEN, run_checker
-from wslearn.exercises.nb06_server import (
-    reference_close_reply,
-    reference_pong_for,
-    reference_reassemble,
-)
 from wslearn.framing import Frame, Opcode, ProtocolError
 
 
-def failures(report) -> dict[str, str]:
+def failed_cases(report) -> dict[str, str]:
     return {r.case: r.message for r in report.results if not r.passed}
 
 
-def not_written(*args: object) -> object:
-    raise NotImplementedError("your solution here")
+REF = reference("06_build_a_server")
+reference_pong_for = REF["pong_for"]
+reference_reassemble = REF["reassemble"]
+reference_close_reply = REF["close_reply"]
 
 
 @pytest.mark.parametrize("name", ["pong_for", "reassemble", "close_reply"])
@@ -73,7 +71,7 @@ def test_pong_for_copying_the_ping_with_a_new_opcode_passes():
 )
 def test_pong_for_mistakes_fail_with_a_hint(wrong, hint):
     report = run_checker("pong_for", wrong)
-    messages = failures(report)
+    messages = failed_cases(report)
     assert "PING b'hello'" in messages
     assert hint in messages["PING b'hello'"]
     live = [case for case in messages if "your pong_for" in case or "websockets client" in case]
@@ -126,19 +124,19 @@ def value_error_instead(frames):
     ],
 )
 def test_reassemble_mistakes_fail_with_a_hint(wrong, failing_case, hint):
-    messages = failures(run_checker("reassemble", wrong))
+    messages = failed_cases(run_checker("reassemble", wrong))
     assert failing_case in messages
     assert hint in messages[failing_case]
 
 
 def test_reassemble_without_rules_fails_the_live_raw_client_case():
-    messages = failures(run_checker("reassemble", no_rules))
+    messages = failed_cases(run_checker("reassemble", no_rules))
     (case,) = [case for case in messages if "raw client" in case]
     assert "1002" in case
 
 
 def test_reassemble_value_error_fails_the_live_case_with_1011():
-    messages = failures(run_checker("reassemble", value_error_instead))
+    messages = failed_cases(run_checker("reassemble", value_error_instead))
     (message,) = [m for case, m in messages.items() if "raw client" in case]
     assert "CLOSE 1011" in message and "raised ValueError" in message
 
@@ -198,7 +196,7 @@ def test_close_reply_may_drop_the_reason():
     ],
 )
 def test_close_reply_mistakes_fail_with_a_hint(wrong, failing_case, hint):
-    messages = failures(run_checker("close_reply", wrong))
+    messages = failed_cases(run_checker("close_reply", wrong))
     assert failing_case in messages
     assert hint in messages[failing_case]
 
@@ -212,4 +210,4 @@ def test_close_reply_mistakes_fail_with_a_hint(wrong, failing_case, hint):
     ],
 )
 def test_close_reply_mistakes_also_fail_on_the_live_server(wrong, live_case):
-    assert live_case in failures(run_checker("close_reply", wrong))
+    assert live_case in failed_cases(run_checker("close_reply", wrong))

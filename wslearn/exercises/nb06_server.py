@@ -531,32 +531,3 @@ async def check_close_reply(close_reply: Callable[[bytes], bytes]) -> list[Resul
             )
         )
     return results
-
-
-# --- reference solutions (the notebook's, for the tests) ------------------------------------
-
-
-def reference_pong_for(ping: Frame) -> Frame:
-    return Frame(True, Opcode.PONG, ping.payload)
-
-
-def reference_reassemble(frames: list[Frame]) -> str | bytes:
-    data = [f for f in frames if not f.opcode.is_control]
-    if not data or data[0].opcode not in (Opcode.TEXT, Opcode.BINARY):
-        raise ProtocolError("a message starts with TEXT or BINARY")
-    if any(f.opcode is not Opcode.CONTINUATION for f in data[1:]):
-        raise ProtocolError("fragments after the first are CONTINUATION frames")
-    if any(f.fin for f in data[:-1]) or not data[-1].fin:
-        raise ProtocolError("only the last fragment has FIN set")
-    payload = b"".join(f.payload for f in data)
-    return payload.decode("utf-8") if data[0].opcode is Opcode.TEXT else payload
-
-
-def reference_close_reply(payload: bytes) -> bytes:
-    if not payload:
-        return b""
-    try:
-        code, reason = close.decode_close(payload)
-    except ProtocolError as error:
-        return close.encode_close(error.code)
-    return close.encode_close(code, reason)
