@@ -146,26 +146,6 @@ PREDICT_CASES: list[tuple[str, list[Step], int, str]] = [
 ]
 
 
-def predict_buffered(steps: Sequence[Step]) -> int:
-    """Reference solution (also used to check the live case's own arithmetic)."""
-    state, queued, stuck = "CONNECTING", 0, 0
-    for step in steps:
-        if step[0] == "open":
-            state = "OPEN"
-        elif step[0] == "close":
-            state = "CLOSING"
-        elif step[0] == "send" and state != "CONNECTING":
-            data = step[1]
-            size = len(data.encode("utf-8")) if isinstance(data, str) else len(data)
-            if state == "OPEN":
-                queued += size
-            else:
-                stuck += size
-        elif step[0] == "drain":
-            queued -= min(step[1], queued)
-    return queued + stuck
-
-
 #: replayed on a real wslearn WebSocket (no drain: bufferedAmount read before any loop turn)
 LIVE_STEPS: list[Step] = [
     ("send", "early"),
