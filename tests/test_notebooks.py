@@ -49,8 +49,10 @@ def test_notebook_matches_its_source(name):
     ]
 
 
-def test_notebook_00_runs_twice_in_the_same_kernel():
-    notebook = nbformat.read(NOTEBOOKS / "00_why_websocket.ipynb", as_version=4)
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_runs_twice_in_the_same_kernel(name):
+    """Re-running a whole notebook in one kernel works: no leaked ports, no stale state."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = NotebookClient(notebook, timeout=120, kernel_name="python3")
     client.resources = {"metadata": {"path": str(NOTEBOOKS)}}
     with client.setup_kernel():
