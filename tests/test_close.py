@@ -9,17 +9,15 @@ Close frame it sends with `decode_close`.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import contextlib
-import hashlib
-import os
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+from conftest import run
 from hypothesis import given
 from hypothesis import strategies as st
+from rawws import RawWebSocket
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.exceptions import ProtocolError as WebsocketsProtocolError
@@ -35,7 +33,7 @@ from wslearn.close import (
     is_sendable,
 )
 from wslearn.dom import DOMException
-from wslearn.framing import ProtocolError
+from wslearn.framing import Frame, Opcode, ProtocolError, encode_frame
 
 # --------------------------------------------------------------------------------------
 # The table: which codes may appear in a Close frame (RFC 6455 §7.4.1, §7.4.2 + IANA)
@@ -399,8 +397,6 @@ def test_check_close_args_output_always_encodes(code: int, reason: str) -> None:
 # --------------------------------------------------------------------------------------
 
 TIMEOUT = 5.0
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
-OP_TEXT, OP_BINARY, OP_CLOSE = 0x1, 0x2, 0x8
 
 
 async def _handler(ws: ServerConnection) -> None:
@@ -423,205 +419,110 @@ async def _server(**kwargs: object) -> AsyncIterator[tuple[Server, int]]:
         yield server, port
 
 
-def _frame(opcode: int, payload: bytes, *, rsv1: bool = False, mask: bool = True) -> bytes:
-    """One final frame, built by hand (RFC 6455 §5.2); clients mask (§5.3)."""
-    first = 0x80 | (0x40 if rsv1 else 0) | opcode
-    mask_bit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        header = struct.pack("!BB", first, mask_bit | n)
-    elif n < 1 << 16:
-        header = struct.pack("!BBH", first, mask_bit | 126, n)
-    else:
-        header = struct.pack("!BBQ", first, mask_bit | 127, n)
-    if not mask:
-        return header + payload
-    key = os.urandom(4)
-    return header + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+@contextlib.asynccontextmanager
+async def _live(path: str = "/", **kwargs: object) -> AsyncIterator[RawWebSocket]:
+    """A `websockets` server (``kwargs``) and a raw client connected to ``path``."""
+    async with _server(**kwargs) as (_, port), RawWebSocket.connect("127.0.0.1", port, path) as raw:
+        yield raw
 
 
-async def _connect(port: int, path: str = "/") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Open the TCP connection and do the opening handshake by hand (RFC 6455 §4.1)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(
-        (
-            f"GET {path} HTTP/1.1\r\n"
-            f"Host: 127.0.0.1:{port}\r\n"
-            "Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n"
-            "\r\n"
-        ).encode()
-    )
-    response = await reader.readuntil(b"\r\n\r\n")
-    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest())
-    assert response.startswith(b"HTTP/1.1 101 ")
-    assert b"\r\nSec-WebSocket-Accept: " + accept + b"\r\n" in response
-    return reader, writer
+def _close(payload: bytes) -> Frame:
+    return Frame(True, Opcode.CLOSE, payload)
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Read one server frame: (opcode, payload).  Servers never mask (§5.1)."""
-    first, second = await reader.readexactly(2)
-    assert first & 0x80, "the server sent a fragment"
-    assert not second & 0x80, "the server masked a frame"
-    n = second & 0x7F
-    if n == 126:
-        (n,) = struct.unpack("!H", await reader.readexactly(2))
-    elif n == 127:
-        (n,) = struct.unpack("!Q", await reader.readexactly(8))
-    return first & 0x0F, await reader.readexactly(n)
-
-
-async def _read_close(reader: asyncio.StreamReader) -> bytes:
-    """Skip data frames until the server's Close frame; return its raw payload."""
-    while True:
-        opcode, payload = await _read_frame(reader)
-        if opcode == OP_CLOSE:
-            return payload
-
-
-async def _assert_tcp_closed(reader: asyncio.StreamReader) -> None:
-    """After the closing handshake the server closes TCP first (§7.1.1)."""
-    assert await reader.read() == b""
-
-
-def _run(scenario: Callable[[], Awaitable[None]]) -> None:
-    """Run one live scenario in a fresh event loop, bounded by TIMEOUT."""
-
-    async def bounded() -> None:
-        async with asyncio.timeout(TIMEOUT):
-            await scenario()
-
-    asyncio.run(bounded())
+async def _answer_to(data: Frame | bytes) -> int:
+    """Send ``data`` first thing; the code of the server's close frame (TCP then closed)."""
+    async with _live() as raw:
+        await raw.send(data)
+        code, _ = decode_close((await raw.recv_close()).payload)
+        # After the closing handshake the server closes TCP first (§7.1.1).
+        assert await raw.hung_up()
+    return code
 
 
 def test_live_client_initiated_1000_is_echoed() -> None:
     async def scenario() -> None:
-        async with _server() as (_, port):
-            reader, writer = await _connect(port)
-            try:
-                writer.write(_frame(OP_TEXT, b"hello"))
-                assert await _read_frame(reader) == (OP_TEXT, b"hello")
-                writer.write(_frame(OP_CLOSE, encode_close(1000, "done")))
-                payload = await _read_close(reader)
-                # websockets echoes the whole payload, reason included (§5.5.1 allows it).
-                assert payload == encode_close(1000, "done")
-                assert decode_close(payload) == (1000, "done")
-                await _assert_tcp_closed(reader)
-            finally:
-                writer.close()
+        async with _live() as raw:
+            await raw.send(Frame(True, Opcode.TEXT, b"hello"))
+            # Servers never mask (§5.1): the raw client refuses masked frames.
+            assert await raw.recv_frame() == Frame(True, Opcode.TEXT, b"hello")
+            await raw.send(_close(encode_close(1000, "done")))
+            payload = (await raw.recv_close()).payload
+            # websockets echoes the whole payload, reason included (§5.5.1 allows it).
+            assert payload == encode_close(1000, "done")
+            assert decode_close(payload) == (1000, "done")
+            assert await raw.hung_up()
 
-    _run(scenario)
+    run(scenario(), TIMEOUT)
 
 
 def test_live_close_without_status_is_answered_without_status() -> None:
     async def scenario() -> None:
-        async with _server() as (_, port):
-            reader, writer = await _connect(port)
-            try:
-                writer.write(_frame(OP_CLOSE, b""))
-                payload = await _read_close(reader)
-                # websockets echoes the empty body: no code on the wire either way.
-                assert payload == b""
-                assert decode_close(payload) == (1005, "")
-                await _assert_tcp_closed(reader)
-            finally:
-                writer.close()
+        async with _live() as raw:
+            await raw.send(_close(b""))
+            payload = (await raw.recv_close()).payload
+            # websockets echoes the empty body: no code on the wire either way.
+            assert payload == b""
+            assert decode_close(payload) == (1005, "")
+            assert await raw.hung_up()
 
-    _run(scenario)
+    run(scenario(), TIMEOUT)
 
 
 def test_live_server_shutdown_sends_1001() -> None:
     async def scenario() -> None:
         async with _server() as (server, port):
-            reader, writer = await _connect(port, "/wait")
-            try:
+            async with RawWebSocket.connect("127.0.0.1", port, "/wait") as raw:
                 server.close()  # closes open connections with 1001 "going away"
-                payload = await _read_close(reader)
+                payload = (await raw.recv_close()).payload
                 assert decode_close(payload) == (1001, "")
-                writer.write(_frame(OP_CLOSE, payload))  # echo to finish the handshake
-                await _assert_tcp_closed(reader)
-            finally:
-                writer.close()
+                await raw.send(_close(payload))  # echo to finish the handshake
+                assert await raw.hung_up()
             await server.wait_closed()  # waits for our side of TCP to close too
 
-    _run(scenario)
+    run(scenario(), TIMEOUT)
 
 
 def test_live_server_closes_with_4000_and_reason() -> None:
     async def scenario() -> None:
-        async with _server() as (_, port):
-            reader, writer = await _connect(port, "/close4000")
-            try:
-                payload = await _read_close(reader)
-                assert decode_close(payload) == (4000, "bye now")
-                writer.write(_frame(OP_CLOSE, encode_close(4000)))
-                await _assert_tcp_closed(reader)
-            finally:
-                writer.close()
+        async with _live("/close4000") as raw:
+            payload = (await raw.recv_close()).payload
+            assert decode_close(payload) == (4000, "bye now")
+            await raw.send(_close(encode_close(4000)))
+            assert await raw.hung_up()
 
-    _run(scenario)
+    run(scenario(), TIMEOUT)
 
 
 def test_live_message_over_max_size_gets_1009() -> None:
     async def scenario() -> None:
-        async with _server(max_size=1024) as (_, port):
-            reader, writer = await _connect(port)
-            try:
-                writer.write(_frame(OP_BINARY, b"x" * 1024))
-                assert await _read_frame(reader) == (OP_BINARY, b"x" * 1024)  # at the limit: fine
-                writer.write(_frame(OP_BINARY, b"x" * 1025))
-                code, _ = decode_close(await _read_close(reader))
-                assert code == 1009
-                await _assert_tcp_closed(reader)
-            finally:
-                writer.close()
+        async with _live(max_size=1024) as raw:
+            await raw.send(Frame(True, Opcode.BINARY, b"x" * 1024))
+            assert await raw.recv_frame() == Frame(True, Opcode.BINARY, b"x" * 1024)  # at the limit
+            await raw.send(Frame(True, Opcode.BINARY, b"x" * 1025))
+            code, _ = decode_close((await raw.recv_close()).payload)
+            assert code == 1009
+            assert await raw.hung_up()
 
-    _run(scenario)
+    run(scenario(), TIMEOUT)
 
 
 BAD_FRAMES = {
-    "rsv1-without-extension": (_frame(OP_TEXT, b"hi", rsv1=True), 1002),
-    "unmasked-client-frame": (_frame(OP_TEXT, b"hi", mask=False), 1002),
-    "invalid-utf8-text": (_frame(OP_TEXT, b"\xce\xba\xff"), 1007),
+    "rsv1-without-extension": (Frame(True, Opcode.TEXT, b"hi", rsv1=True), 1002),
+    "unmasked-client-frame": (encode_frame(Frame(True, Opcode.TEXT, b"hi"), mask=False), 1002),
+    "invalid-utf8-text": (Frame(True, Opcode.TEXT, b"\xce\xba\xff"), 1007),
 }
 
 
 @pytest.mark.parametrize(("data", "answer"), list(BAD_FRAMES.values()), ids=list(BAD_FRAMES))
-def test_live_bad_frame_gets_close_code(data: bytes, answer: int) -> None:
-    async def scenario() -> None:
-        async with _server() as (_, port):
-            reader, writer = await _connect(port)
-            try:
-                writer.write(data)
-                code, _ = decode_close(await _read_close(reader))
-                assert code == answer
-                await _assert_tcp_closed(reader)
-            finally:
-                writer.close()
-
-    _run(scenario)
+def test_live_bad_frame_gets_close_code(data: Frame | bytes, answer: int) -> None:
+    assert run(_answer_to(data), TIMEOUT) == answer
 
 
 @pytest.mark.parametrize(("payload", "answer"), list(MALFORMED.values()), ids=list(MALFORMED))
 def test_live_server_answers_malformed_close_like_decode_close(payload: bytes, answer: int) -> None:
     """websockets answers each malformed Close payload with the code decode_close names."""
-
-    async def scenario() -> None:
-        async with _server() as (_, port):
-            reader, writer = await _connect(port)
-            try:
-                writer.write(_frame(OP_CLOSE, payload))
-                code, _ = decode_close(await _read_close(reader))
-                assert code == answer
-                await _assert_tcp_closed(reader)
-            finally:
-                writer.close()
-
-    _run(scenario)
+    assert run(_answer_to(_close(payload)), TIMEOUT) == answer
 
 
 # CloseEvent fields (code, reason, wasClean) that wslearn.websocket reports for each of

@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 from conftest import async_test
+from rawws import RawWebSocket, read_to_eof
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from wslearn import handshake, servers, wire
+from wslearn import servers, wire
 from wslearn.close import decode_close, encode_close
-from wslearn.framing import Frame, FrameReader, Opcode, decode_frame, encode_frame
+from wslearn.framing import Frame, Opcode, decode_frame, encode_frame
 from wslearn.websocket import CloseEvent, WebSocket
 
 CLOSE = Opcode.CLOSE
@@ -107,32 +108,7 @@ class Received:
 
 # A raw server: does the opening handshake with wslearn.handshake, then misbehaves.
 
-
-async def _read_head(reader: asyncio.StreamReader, parse: Callable[[bytes], Any]) -> Any:
-    buffer = b""
-    while (parsed := parse(buffer)) is None:
-        chunk = await reader.read(4096)
-        if not chunk:
-            raise ConnectionError("closed during the opening handshake")
-        buffer += chunk
-    return parsed[0], buffer[parsed[1] :]
-
-
-async def _read_close(reader: asyncio.StreamReader, rest: bytes, expect_masked: bool) -> Frame:
-    """Read frames until a close frame arrives; return it."""
-    frames = FrameReader(expect_masked=expect_masked)
-    received = frames.feed(rest)
-    while True:
-        for frame in received:
-            if frame.opcode is CLOSE:
-                return frame
-        chunk = await reader.read(4096)
-        if not chunk:
-            raise ConnectionError("the peer hung up without a close frame")
-        received = frames.feed(chunk)
-
-
-Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[None]]
+Behaviour = Callable[[RawWebSocket], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
@@ -141,9 +117,7 @@ async def raw_server(behaviour: Behaviour) -> AsyncIterator[tuple[str, int]]:
 
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request, rest = await _read_head(reader, handshake.parse_request)
-            writer.write(handshake.build_response(handshake.check_request(request)))
-            await behaviour(reader, writer, rest)
+            await behaviour(await RawWebSocket.accept(reader, writer))
         except (ConnectionError, OSError):
             pass
         finally:
@@ -162,36 +136,22 @@ async def raw_server(behaviour: Behaviour) -> AsyncIterator[tuple[str, int]]:
 def send_then_answer_close(data: bytes) -> Behaviour:
     """Send ``data`` (frame bytes); hang up once the client's close frame comes, as servers do."""
 
-    async def behaviour(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rest: bytes
-    ) -> None:
-        writer.write(data)
-        await writer.drain()
-        await _read_close(reader, rest, expect_masked=True)
+    async def behaviour(ws: RawWebSocket) -> None:
+        await ws.send(data)
+        await ws.recv_close()
 
     return behaviour
 
 
-async def raw_client(target: Any, data: bytes) -> tuple[bytes, bool]:
-    """Handshake by hand, send ``data`` (frames); return (the server's close frame, hung up?)."""
-    host, port = target.host, target.bound_port
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        request, key = handshake.build_request(f"{host}:{port}")
-        writer.write(request)
-        response, rest = await _read_head(reader, handshake.parse_response)
-        handshake.check_response(response, key)
-        writer.write(data)
-        frame = await _read_close(reader, rest, expect_masked=False)
-        hung_up = await reader.read() == b""
-    finally:
-        writer.close()
-    return encode_frame(frame, check=False), hung_up
+async def raw_client(target: Any, data: Frame | bytes) -> tuple[bytes, bool]:
+    """Handshake by hand, send ``data``; return (the server's close frame, hung up?).
 
-
-def client_frame(opcode: Opcode, payload: bytes, **flags: bool) -> bytes:
-    """A masked client frame, rules or not (``check=False`` lets broken ones through)."""
-    return encode_frame(Frame(True, opcode, payload, **flags), mask=True, check=False)
+    A ``Frame`` goes out masked with no rule checked, so it may be a broken one.
+    """
+    async with RawWebSocket.connect(target.host, target.bound_port) as raw:
+        await raw.send(data)
+        frame = await raw.recv_close()
+        return encode_frame(frame, check=False), await raw.hung_up()
 
 
 # --------------------------------------------------------------------------- clean closes
@@ -329,11 +289,9 @@ async def test_tcp_cut_without_close_frame_reports_1006_unclean_without_error() 
 
 @async_test
 async def test_server_that_hangs_up_on_the_clients_close_frame_gives_1006() -> None:
-    async def swallow_close(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rest: bytes
-    ) -> None:
-        await _read_close(reader, rest, expect_masked=True)
-        writer.transport.abort()  # no close frame back
+    async def swallow_close(ws: RawWebSocket) -> None:
+        await ws.recv_close()
+        ws.writer.transport.abort()  # no close frame back
 
     async with raw_server(swallow_close) as target, wire.Tap(target) as tap:
         ws = WebSocket(tap.url)
@@ -347,11 +305,9 @@ async def test_server_that_hangs_up_on_the_clients_close_frame_gives_1006() -> N
 
 @async_test
 async def test_server_close_then_immediate_hang_up_is_still_clean_like_chromium() -> None:
-    async def close_and_go(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rest: bytes
-    ) -> None:
-        writer.write(encode_frame(Frame(True, CLOSE, encode_close(4000, "bye"))))
-        await writer.drain()  # then writer.close() at once, not waiting for the answer
+    async def close_and_go(ws: RawWebSocket) -> None:
+        await ws.send(Frame(True, CLOSE, encode_close(4000, "bye")))  # unmasked: server side
+        # ... then raw_server closes TCP at once, not waiting for the answer
 
     async with raw_server(close_and_go) as target:
         ws = WebSocket(f"ws://{target[0]}:{target[1]}/")
@@ -394,12 +350,9 @@ async def test_a_failed_connection_drops_tcp_at_once_without_waiting_for_the_ser
     bad = encode_frame(Frame(True, Opcode.TEXT, b"Hello", rsv1=True))
     hung_up = asyncio.Event()
 
-    async def send_then_stay(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rest: bytes
-    ) -> None:
-        writer.write(bad)
-        await writer.drain()
-        await reader.read()  # never answers the close frame; reads until the client's EOF
+    async def send_then_stay(ws: RawWebSocket) -> None:
+        await ws.send(bad)
+        await read_to_eof(ws.reader)  # never answers the close frame; reads until the client's EOF
         hung_up.set()
 
     async with raw_server(send_then_stay) as (host, port):
@@ -429,15 +382,15 @@ async def test_invalid_utf8_from_server_is_answered_with_1002_like_chromium() ->
 
 
 SERVER_ANSWERS = [
-    ("RSV1 set", client_frame(Opcode.TEXT, b"Hello", rsv1=True), 1002),
+    ("RSV1 set", Frame(True, Opcode.TEXT, b"Hello", rsv1=True), 1002),
     ("unmasked", encode_frame(Frame(True, Opcode.TEXT, b"Hello")), 1002),
-    ("close code 1005 on the wire", client_frame(CLOSE, struct.pack("!H", 1005)), 1002),
-    ("close code 1006 on the wire", client_frame(CLOSE, struct.pack("!H", 1006)), 1002),
-    ("close code 999", client_frame(CLOSE, struct.pack("!H", 999)), 1002),
-    ("close payload of 1 byte", client_frame(CLOSE, b"\x03"), 1002),
-    ("invalid UTF-8 in a text message", client_frame(Opcode.TEXT, b"\xc3\x28"), 1007),
-    ("invalid UTF-8 in a close reason", client_frame(CLOSE, b"\x03\xe8\xc3\x28"), 1007),
-    ("message over max_size", client_frame(Opcode.BINARY, bytes(101)), 1009),
+    ("close code 1005 on the wire", Frame(True, CLOSE, struct.pack("!H", 1005)), 1002),
+    ("close code 1006 on the wire", Frame(True, CLOSE, struct.pack("!H", 1006)), 1002),
+    ("close code 999", Frame(True, CLOSE, struct.pack("!H", 999)), 1002),
+    ("close payload of 1 byte", Frame(True, CLOSE, b"\x03"), 1002),
+    ("invalid UTF-8 in a text message", Frame(True, Opcode.TEXT, b"\xc3\x28"), 1007),
+    ("invalid UTF-8 in a close reason", Frame(True, CLOSE, b"\x03\xe8\xc3\x28"), 1007),
+    ("message over max_size", Frame(True, Opcode.BINARY, bytes(101)), 1009),
 ]
 
 
@@ -446,7 +399,7 @@ SERVER_ANSWERS = [
 )
 @async_test
 async def test_websockets_server_answers_a_raw_client_with_the_right_code(
-    name: str, data: bytes, code: int
+    name: str, data: Frame | bytes, code: int
 ) -> None:
     async with servers.echo(max_size=100) as server, wire.Tap(server) as tap:
         answer, hung_up = await raw_client(tap, data)
@@ -460,5 +413,5 @@ async def test_websockets_server_answers_a_raw_client_with_the_right_code(
 async def test_close_codes_a_client_may_send_are_echoed_by_websockets() -> None:
     for code in (1000, 1001, 1003, 1011, 3000, 4999):
         async with servers.echo() as server:
-            answer, hung_up = await raw_client(server, client_frame(CLOSE, encode_close(code, "x")))
+            answer, hung_up = await raw_client(server, Frame(True, CLOSE, encode_close(code, "x")))
         assert decode_close(answer[2:]) == (code, "x") and hung_up

@@ -19,20 +19,19 @@ Where the two disagree on purpose, the case says what ``websockets`` does
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from rawws import RawWebSocket
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
 
 from wslearn import scratch
-from wslearn.framing import Frame, FrameReader, Opcode, apply_mask
-from wslearn.handshake import build_request, check_response, parse_response
+from wslearn.framing import Frame, Opcode, apply_mask
 
 MASK = bytes.fromhex("37fa213d")  # the masking key of RFC 6455 §5.7's examples
 FIN = 0x80
@@ -350,49 +349,15 @@ CASES = [
 # --- Running a case --------------------------------------------------------------
 
 
-class RawClient:
-    """A TCP connection after a WebSocket handshake, with frames read by hand."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        # §5.1: "A client MUST close a connection if it detects a masked frame":
-        # expect_masked=False makes the parser refuse any masked server frame.
-        self.parser = FrameReader(expect_masked=False)
-        self.ready: collections.deque[Frame] = collections.deque()
-
-    @classmethod
-    async def connect(cls, port: int) -> RawClient:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        request, key = build_request(f"127.0.0.1:{port}")
-        writer.write(request)
-        response, data = await scratch.read_head(reader, parse_response)
-        check_response(response, key)
-        client = cls(reader, writer)
-        client.ready.extend(client.parser.feed(data))
-        return client
-
-    async def send(self, item: bytes | Chunked) -> None:
-        if isinstance(item, bytes):
-            self.writer.write(item)
-            await self.writer.drain()
-            return
-        for i in range(0, len(item.data), item.size):
-            self.writer.write(item.data[i : i + item.size])
-            await self.writer.drain()
-            if item.delay:
-                await asyncio.sleep(item.delay)
-
-    async def frame(self) -> Frame | None:
-        """The server's next frame, or ``None`` once it has closed TCP."""
-        while not self.ready:
-            try:
-                chunk = await self.reader.read(65536)
-            except ConnectionError:  # a reset instead of a FIN
-                chunk = b""
-            if not chunk:
-                return None
-            self.ready.extend(self.parser.feed(chunk))
-        return self.ready.popleft()
+async def send(client: RawWebSocket, item: bytes | Chunked) -> None:
+    """Write bytes as they are, or a ``Chunked`` piece by piece."""
+    if isinstance(item, bytes):
+        await client.send(item)
+        return
+    for i in range(0, len(item.data), item.size):
+        await client.send(item.data[i : i + item.size])
+        if item.delay:
+            await asyncio.sleep(item.delay)
 
 
 def summary(frame: Frame | None) -> object:
@@ -404,21 +369,22 @@ def summary(frame: Frame | None) -> object:
 
 
 async def play(port: int, expected: Case, end: int | bytes | None) -> None:
-    client = await RawClient.connect(port)
-    try:
+    # §5.1: "A client MUST close a connection if it detects a masked frame": the raw
+    # client refuses any masked server frame.
+    async with RawWebSocket.connect("127.0.0.1", port) as client:
         for item in expected.script:
             if isinstance(item, bytes | Chunked):
-                await client.send(item)
+                await send(client, item)
                 continue
             opcode, payload = item
-            frame = await client.frame()
+            frame = await client.recv_frame()
             want = Frame(True, opcode, payload)
             assert summary(frame) == summary(want)
             assert frame is not None and frame.payload == payload
         if end is None:  # still healthy: a normal closing handshake must work
             await client.send(close(1000))
             end = close_payload(1000)
-        frame = await client.frame()
+        frame = await client.recv_frame()
         assert frame is not None, "TCP closed without a close frame"
         assert frame.opcode is Opcode.CLOSE, f"expected a close frame, got {summary(frame)}"
         if isinstance(end, int):
@@ -427,11 +393,7 @@ async def play(port: int, expected: Case, end: int | bytes | None) -> None:
         else:
             assert frame.payload == end
         # Then nothing but the end of TCP: §7.1.1, the server closes it first.
-        assert summary(await client.frame()) == "TCP closed"
-    finally:
-        client.writer.close()
-        with contextlib.suppress(OSError):
-            await client.writer.wait_closed()
+        assert summary(await client.recv_frame()) == "TCP closed"
 
 
 async def ws_echo(ws: ServerConnection) -> None:

@@ -8,17 +8,20 @@ import asyncio
 import base64
 import contextlib
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 import websockets.exceptions
 import websockets.utils
+from conftest import run
 from hypothesis import given
 from hypothesis import strategies as st
+from rawws import RawWebSocket, read_head, read_to_eof, tcp
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
+from wslearn.framing import Frame, Opcode
 from wslearn.handshake import (
     GUID,
     MAX_HEAD_SIZE,
@@ -543,58 +546,22 @@ def test_request_and_response_are_frozen() -> None:
 # --- interop with the real `websockets` library ---------------------------------
 
 
-def run(test: Callable[[], Awaitable[Any]], timeout: float = TIMEOUT) -> Any:
-    """Run an async test body with every await under one deadline."""
-
-    async def main() -> Any:
-        async with asyncio.timeout(timeout):
-            return await test()
-
-    return asyncio.run(main())
-
-
 def masked_frame(opcode: int, payload: bytes, mask: bytes = b"\x37\xfa\x21\x3d") -> bytes:
-    """One final client frame (RFC 6455 §5.2), short payloads only."""
+    """One final client frame (RFC 6455 §5.2), short payloads only.
+
+    Built by hand, not with wslearn.framing: what the server reads does not depend on it.
+    """
     assert len(payload) < 126
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return struct.pack("!BB", 0x80 | opcode, 0x80 | len(payload)) + mask + masked
 
 
-async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
-    """Read one frame: (opcode, was it masked, unmasked payload)."""
-    first, second = await reader.readexactly(2)
-    length = second & 0x7F
-    if length == 126:
-        (length,) = struct.unpack("!H", await reader.readexactly(2))
-    elif length == 127:
-        (length,) = struct.unpack("!Q", await reader.readexactly(8))
-    mask = await reader.readexactly(4) if second & 0x80 else b"\0\0\0\0"
-    payload = await reader.readexactly(length)
-    payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return first & 0x0F, bool(second & 0x80), payload
-
-
-async def read_head(reader: asyncio.StreamReader, parse: Callable[[bytes], Any]) -> Any:
-    """Feed the parser until it has a head; return (head, bytes after it)."""
-    buffer = b""
-    while (result := parse(buffer)) is None:
-        chunk = await reader.read(1024)
-        if not chunk:
-            raise EOFError(f"connection closed after {buffer!r}")
-        buffer += chunk
-    head, consumed = result
-    return head, buffer[consumed:]
-
-
-async def read_to_eof(reader: asyncio.StreamReader) -> bytes:
-    return await reader.read()
-
-
-async def close_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def close_handshake(raw: RawWebSocket) -> None:
     """Close as a client: send close 1000, get it echoed, see the server end TCP."""
-    writer.write(masked_frame(0x8, struct.pack("!H", 1000)))
-    assert await read_frame(reader) == (0x8, False, struct.pack("!H", 1000))
-    assert await read_to_eof(reader) == b""  # §7.1.1: the server closes TCP first
+    await raw.send(masked_frame(0x8, struct.pack("!H", 1000)))
+    # The raw client refuses masked frames: a server never masks (§5.1).
+    assert await raw.recv_frame() == Frame(True, Opcode.CLOSE, struct.pack("!H", 1000))
+    assert await raw.hung_up()  # §7.1.1: the server closes TCP first
 
 
 async def _echo(ws: Any) -> None:
@@ -606,25 +573,20 @@ def test_build_request_opens_a_real_websockets_server() -> None:
     async def body() -> None:
         async with serve(_echo, "127.0.0.1", 0, compression=None) as server:
             port = server.sockets[0].getsockname()[1]
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            try:
-                data, key = build_request(f"127.0.0.1:{port}", "/echo")
-                writer.write(data)
-                response, rest = await read_head(reader, parse_response)
-                assert response.status == 101
-                assert check_response(response, key) is None
-                assert rest == b""  # the server says nothing before we do
+            # build_request, parse_response and check_response do the handshake in there.
+            async with RawWebSocket.connect("127.0.0.1", port, "/echo") as raw:
+                assert raw.response is not None and raw.key is not None
+                assert raw.response.status == 101
+                assert check_response(raw.response, raw.key) is None
+                assert raw.leftover == b""  # the server says nothing before we do
 
-                writer.write(masked_frame(0x1, "héllo".encode()))
-                # §5.1: a server never masks its frames.
-                assert await read_frame(reader) == (0x1, False, "héllo".encode())
+                await raw.send(masked_frame(0x1, "héllo".encode()))
+                # §5.1: a server never masks its frames (the raw client refuses them).
+                assert await raw.recv_frame() == Frame(True, Opcode.TEXT, "héllo".encode())
 
-                await close_handshake(reader, writer)
-            finally:
-                writer.close()
-                await writer.wait_closed()
+                await close_handshake(raw)
 
-    run(body)
+    run(body(), TIMEOUT)
 
 
 def test_websockets_server_lets_its_own_subprotocol_order_win() -> None:
@@ -635,19 +597,14 @@ def test_websockets_server_lets_its_own_subprotocol_order_win() -> None:
     async def body() -> str | None:
         async with serve(_echo, "127.0.0.1", 0, subprotocols=supported) as server:
             port = server.sockets[0].getsockname()[1]
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            try:
-                data, key = build_request(f"127.0.0.1:{port}", subprotocols=offered)
-                writer.write(data)
-                response, _ = await read_head(reader, parse_response)
-                subprotocol = check_response(response, key, offered)
-                await close_handshake(reader, writer)
+            async with RawWebSocket.connect("127.0.0.1", port, subprotocols=offered) as raw:
+                assert raw.response is not None and raw.key is not None
+                subprotocol = check_response(raw.response, raw.key, offered)
+                assert raw.subprotocol == subprotocol
+                await close_handshake(raw)
                 return subprotocol
-            finally:
-                writer.close()
-                await writer.wait_closed()
 
-    assert run(body) == "chat.v1"
+    assert run(body(), TIMEOUT) == "chat.v1"
 
 
 SUPPORTED = ["chat.v1", "chat.v2"]
@@ -655,7 +612,7 @@ SUPPORTED = ["chat.v1", "chat.v2"]
 
 @contextlib.asynccontextmanager
 async def tiny_server(answer: str = "accept") -> AsyncIterator[tuple[int, list[Any]]]:
-    """A raw-socket WebSocket server built only from this module.
+    """A raw-socket WebSocket server: its handshake is built only from this module.
 
     answer="accept": a correct handshake, then echo frames until a close.
     answer="wrong-accept": a 101 with an accept value for another key.
@@ -678,16 +635,18 @@ async def tiny_server(answer: str = "accept") -> AsyncIterator[tuple[int, list[A
                 key = generate_key()
             chosen = select_subprotocol(request.subprotocols, SUPPORTED)
             writer.write(build_response(key, subprotocol=chosen))
-            while True:
-                opcode, masked, payload = await read_frame(reader)
-                assert masked, "client frames must be masked (§5.1)"
-                writer.write(struct.pack("!BB", 0x80 | opcode, len(payload)) + payload)
-                if opcode == 0x8:
+            # Server side: the reader refuses unmasked client frames (§5.1).
+            ws = RawWebSocket(reader, writer, rest, client=False)
+            while (frame := await ws.recv_frame()) is not None:
+                # the echo, built by hand (short unmasked frames)
+                payload = frame.payload
+                writer.write(struct.pack("!BB", 0x80 | frame.opcode, len(payload)) + payload)
+                if frame.opcode == 0x8:
                     break
         except HandshakeError as exc:
             seen.append(exc)
             writer.write(build_error_response(exc))
-        except (EOFError, asyncio.IncompleteReadError):
+        except ConnectionError:
             pass  # the client went away, e.g. after rejecting our answer
         except Exception as exc:
             seen.append(exc)
@@ -715,7 +674,7 @@ def test_websockets_client_completes_handshake_with_tiny_server() -> None:
                 subprotocol = ws.subprotocol
         return subprotocol, echoed, seen
 
-    subprotocol, echoed, seen = run(body)
+    subprotocol, echoed, seen = run(body(), TIMEOUT)
     assert subprotocol == "chat.v2"  # the client's first choice, which the server supports
     assert echoed == "hello"
     assert len(seen) == 1
@@ -736,16 +695,11 @@ TINY_REFUSALS = [
 @pytest.mark.parametrize(("data", "status"), TINY_REFUSALS)
 def test_tiny_server_answers_malformed_request_with_its_status(data: bytes, status: int) -> None:
     async def body() -> bytes:
-        async with tiny_server() as (port, _):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            try:
-                writer.write(data)
-                return await read_to_eof(reader)
-            finally:
-                writer.close()
-                await writer.wait_closed()
+        async with tiny_server() as (port, _), tcp("127.0.0.1", port) as (reader, writer):
+            writer.write(data)
+            return await read_to_eof(reader)
 
-    answer = run(body)
+    answer = run(body(), TIMEOUT)
     response, consumed = parse_response(answer)
     assert answer.startswith(f"HTTP/1.1 {status} ".encode())
     assert response.headers.get("Content-Length") == str(len(answer) - consumed)
@@ -761,7 +715,7 @@ def test_wrong_accept_is_refused_by_websockets_and_by_check_response() -> None:
                     pass
             return info.value
 
-    theirs = run(body)
+    theirs = run(body(), TIMEOUT)
     assert isinstance(theirs, websockets.exceptions.InvalidHeaderValue)
     assert theirs.name == "Sec-WebSocket-Accept"
 
@@ -780,7 +734,7 @@ def test_refusal_is_reported_with_its_status_by_websockets_and_by_check_response
                     pass
             return info.value
 
-    assert run(body).response.status_code == 403
+    assert run(body(), TIMEOUT).response.status_code == 403
 
     response, _ = parse_response(build_error_response(HandshakeError("not today", 403)))
     with pytest.raises(HandshakeError) as ours:
