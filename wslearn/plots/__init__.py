@@ -1,0 +1,56 @@
+"""Figures for the notebooks, in one visual language.
+
+Client is always blue, server always orange, the network grey; one font
+size; no chart junk. Each function takes data recorded from real
+connections and returns the matplotlib ``Figure`` (the notebook displays it).
+``style`` holds the shared pieces; each other module holds one notebook's
+figures. Everything is importable from ``wslearn.plots`` directly.
+"""
+
+from wslearn.plots.buffering import SENDER_COLOURS, SENDER_LABELS, buffered_amount, delivery_latency
+from wslearn.plots.closing import close_code_ranges, closing_handshakes
+from wslearn.plots.frames import FRAME_FIELDS, frame_layout, header_sizes
+from wslearn.plots.handshake import handshake_sequence
+from wslearn.plots.lifecycle import readystate_timeline
+from wslearn.plots.polling import polling_vs_push
+from wslearn.plots.server import frame_loop
+from wslearn.plots.style import (
+    BAD,
+    CLIENT,
+    FONT_SIZE,
+    NETWORK,
+    OK,
+    SERVER,
+    STATE_NAMES,
+    STATES,
+    Arrow,
+    figure,
+    sequence,
+)
+
+__all__ = [
+    "BAD",
+    "CLIENT",
+    "FONT_SIZE",
+    "FRAME_FIELDS",
+    "NETWORK",
+    "OK",
+    "SENDER_COLOURS",
+    "SENDER_LABELS",
+    "SERVER",
+    "STATES",
+    "STATE_NAMES",
+    "Arrow",
+    "buffered_amount",
+    "close_code_ranges",
+    "closing_handshakes",
+    "delivery_latency",
+    "figure",
+    "frame_layout",
+    "frame_loop",
+    "handshake_sequence",
+    "header_sizes",
+    "polling_vs_push",
+    "readystate_timeline",
+    "sequence",
+]

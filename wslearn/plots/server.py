@@ -1,0 +1,84 @@
+"""Notebook 06: the scratch server's frame loop."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+from wslearn.plots.style import BAD, CLIENT, FONT_SIZE, NETWORK, SERVER, figure
+
+
+def frame_loop(counts: dict[str, int] | None = None, title: str = "") -> Figure:
+    """Notebook 06: what the scratch server's frame loop does with each kind of frame.
+
+    ``counts`` (keys ``"data"``, ``"ping"``, ``"pong"``, ``"close"``) are how
+    many frames of a recorded conversation took each branch; they label the arrows.
+    """
+    counts = counts or {}
+    fig, ax = figure(10, 4.2)
+    ax.set_xlim(0, 13)
+    ax.set_ylim(-0.4, 6.2)
+    ax.axis("off")
+
+    def box(x: float, y: float, text: str, colour: str, mono: bool = True, ha: str = "center"):
+        return ax.text(
+            x,
+            y,
+            text,
+            ha=ha,
+            va="center",
+            family="monospace" if mono else None,
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.4", "fc": "white", "ec": colour, "lw": 1.5},
+        )
+
+    def arrow(x0: float, y0: float, x1: float, y1: float, colour: str = NETWORK) -> None:
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.3, "shrinkA": 0},
+        )
+
+    box(1.0, 3.0, "bytes from\nthe client", CLIENT, mono=False)
+    arrow(1.85, 3.0, 2.75, 3.0, CLIENT)
+    box(3.9, 3.0, "FrameReader\n(decode_frame)", SERVER)
+    arrow(5.05, 3.0, 5.75, 3.0)
+    box(6.4, 3.0, "opcode?", NETWORK, mono=False)
+    branches = [
+        (5.4, "data", "TEXT, BINARY,\nCONTINUATION", "Assembler.feed", "message → recv()"),
+        (3.8, "ping", "PING", "pong_for", "write a PONG"),
+        (2.2, "pong", "PONG", "match a ping()", "ping() returns"),
+        (0.6, "close", "CLOSE", "close_reply", "write a CLOSE,\nclose TCP"),
+    ]
+    bus = 7.4  # the vertical line the branches leave from
+    ax.plot([7.05, bus], [3.0, 3.0], color=NETWORK, lw=1.3)
+    ax.plot([bus, bus], [branches[-1][0], branches[0][0]], color=NETWORK, lw=1.3)
+    for y, key, label, piece, outcome in branches:
+        arrow(bus, y, 8.95, y)
+        n = counts.get(key)
+        shown = label if n is None else f"{label}: {n}"
+        ax.text(8.15, y + 0.12, shown, fontsize=8, color=CLIENT, ha="center", va="bottom")
+        piece_box = box(9.05, y, piece, SERVER, ha="left")
+        ax.annotate(  # from the right edge of the box, however wide its text
+            "",
+            xy=(11.15, y),
+            xytext=(1.0, 0.5),
+            textcoords=piece_box,
+            arrowprops={"arrowstyle": "-|>", "color": SERVER, "lw": 1.3, "shrinkA": 6},
+        )
+        ax.text(11.2, y, outcome, fontsize=8, va="center", color=SERVER)
+    ax.text(
+        3.9,
+        1.2,
+        "a broken rule anywhere: ProtocolError\n→ CLOSE 1002 / 1007 / 1009, stop reading",
+        ha="center",
+        va="center",
+        fontsize=8,
+        color=BAD,
+    )
+    ax.set_title(title or "The server's frame loop: one frame at a time", fontsize=FONT_SIZE)
+    return fig
