@@ -96,3 +96,25 @@ def test_hexdump_shows_offsets_hex_and_text():
     assert dump.splitlines()[0].startswith("00000000  48 65 6c 6c 6f")
     assert dump.splitlines()[1].startswith("00000010  21 00")
     assert "Hello, WebSocke" in dump
+
+
+def test_timeline_lists_both_directions_frames_in_wire_order():
+    async def scenario():
+        async with servers.echo() as server, wire.Tap(server) as tap:
+            async with connect(tap.url, compression=None) as ws:
+                await ws.send("Hello")
+                await ws.recv()
+            await asyncio.sleep(0.05)
+            return tap
+
+    timeline = run(scenario()).timeline()
+    kinds = [(direction, frame.opcode.name, frame.payload[:5]) for _, direction, frame in timeline]
+    assert kinds == [
+        (wire.CLIENT, "TEXT", b"Hello"),
+        (wire.SERVER, "TEXT", b"Hello"),
+        (wire.CLIENT, "CLOSE", b"\x03\xe8"),
+        (wire.SERVER, "CLOSE", b"\x03\xe8"),
+    ]
+    times = [t for t, _, _ in timeline]
+    assert times == sorted(times)
+    assert timeline[0][2].mask is not None and timeline[1][2].mask is None

@@ -197,6 +197,34 @@ class Tap:
         reader = FrameReader(expect_masked=direction == CLIENT)
         return reader.feed(body)
 
+    def timeline(self, connection: int = 0) -> list[tuple[float, Direction, Any]]:
+        """Every frame of ``connection``, both directions, in the order the tap saw them.
+
+        Each item is ``(ms since the tap started, direction, frame)``; a frame is
+        timed by the chunk that completed it. RSV1 is let through, so a
+        compressed connection can be inspected too. Frames that break a rule
+        (which the tap forwarded all the same) end that direction's list.
+        """
+        from wslearn.framing import FrameReader, ProtocolError
+
+        found = []
+        for direction in (CLIENT, SERVER):
+            head = len(self.head(direction, connection))
+            reader = FrameReader(allow_rsv1=True)
+            seen = 0
+            for chunk in self.chunks:
+                if (chunk.direction, chunk.connection) != (direction, connection):
+                    continue
+                data = chunk.data[max(0, head - seen) :]
+                seen += len(chunk.data)
+                reader.receive(data)
+                try:
+                    while (frame := reader.next_frame()) is not None:
+                        found.append((chunk.time * 1000, direction, frame))
+                except ProtocolError:
+                    break
+        return sorted(found, key=lambda item: item[0])
+
     def transcript(self, limit: int = 48) -> str:
         """One line per chunk: time, direction, size, first bytes in hex."""
         lines = []

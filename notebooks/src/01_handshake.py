@@ -31,11 +31,13 @@
 import asyncio
 import base64
 import hashlib
+import inspect
 
 import websockets
 
 from wslearn import close, framing, handshake, plots, servers, wire
 from wslearn.exercises import check
+from wslearn.scratch import read_head
 
 # %% [markdown]
 # ## A real handshake, captured
@@ -192,18 +194,9 @@ for offered in (["chat.v2", "chat.v1"], ["chat.v1", "chat.v2"], ["chat.v1"], ["c
 # the empty line. Whatever came after it already belongs to the frames.
 
 # %%
-async def read_head(reader, parse):
-    """Read until `parse` (parse_request or parse_response) finds a complete head."""
-    buffer = b""
-    while (parsed := parse(buffer)) is None:
-        chunk = await reader.read(4096)
-        if not chunk:
-            raise ConnectionError("the peer closed the connection before the end of the head")
-        buffer += chunk
-    head, used = parsed
-    return head, buffer[used:]  # the head, and any bytes that came after it
+print(inspect.getsource(read_head))  # from wslearn.scratch: notebook 06's server reads heads so
 
-
+# %%
 host = f"{echo.host}:{echo.bound_port}"
 reader, writer = await asyncio.open_connection(echo.host, echo.bound_port)
 data, key = handshake.build_request(host)

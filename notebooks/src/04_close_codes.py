@@ -60,28 +60,12 @@ for entry in ws.events:
     print(f"{entry.time * 1000:7.2f} ms  {entry.type:10} readyState {entry.readyState}")
 
 # %% [markdown]
-# The wire tap saw both close frames. `wire_frames` lists every frame of the connection in the
+# The wire tap saw both close frames. `tap.timeline()` lists every frame of the connection in the
 # order it crossed the wire (decoding leniently, so that even a broken frame shows up), and
 # `show` prints one frame with its bytes:
 
 
 # %%
-def wire_frames(tap, connection=0):
-    """Every frame of one connection through `tap`, in wire order: (ms, direction, frame)."""
-    found = []
-    for direction in (wire.CLIENT, wire.SERVER):
-        head, data, used = len(tap.head(direction, connection)), b"", 0
-        for chunk in tap.chunks:
-            if (chunk.direction, chunk.connection) != (direction, connection):
-                continue
-            data += chunk.data
-            while decoded := framing.decode_frame(data[head + used :], allow_rsv1=True):
-                frame, size = decoded
-                found.append((chunk.time * 1000, direction, frame))
-                used += size
-    return sorted(found, key=lambda item: item[0])
-
-
 def raw(frame, limit=12):
     """The frame's bytes as they were on the wire (its own mask included), in hex."""
     data = framing.encode_frame(frame, check=False)
@@ -98,7 +82,7 @@ def show(direction, frame):
         )
 
 
-goodbye = wire_frames(tap)
+goodbye = tap.timeline()
 for _, direction, frame in goodbye:
     show(direction, frame)
 
@@ -156,7 +140,7 @@ async def scenario(target, path="", action=None):
             await ws.wait_for("open")
             await action(ws)
         await ws.closed(timeout=5)
-    return ws, wire_frames(tap)
+    return ws, tap.timeline()
 
 
 # %%
