@@ -11,6 +11,16 @@ from websockets.asyncio.client import connect
 from wslearn import servers, wire
 
 
+async def hello_through_a_tap() -> wire.Tap:
+    """A websockets client sends "Hello" to the echo server through a tap, then closes."""
+    async with servers.echo() as server, wire.Tap(server) as tap:
+        async with connect(tap.url, compression=None) as ws:
+            await ws.send("Hello")
+            await ws.recv()
+        await asyncio.sleep(0.05)
+        return tap
+
+
 def test_a_connection_through_the_tap_behaves_like_a_direct_one():
     payloads = ["Hello", b"\x00" * 10, os.urandom(70_000), "é" * 300]
 
@@ -40,15 +50,7 @@ def test_a_connection_through_the_tap_behaves_like_a_direct_one():
 
 
 def test_the_tap_records_the_exact_bytes_of_a_small_text_frame():
-    async def scenario():
-        async with servers.echo() as server, wire.Tap(server) as tap:
-            async with connect(tap.url, compression=None) as ws:
-                await ws.send("Hello")
-                await ws.recv()
-            await asyncio.sleep(0.05)
-            return tap
-
-    tap = run(scenario())
+    tap = run(hello_through_a_tap())
     server_body = wire.split_head(tap.data(wire.SERVER))[1]
     assert server_body.startswith(bytes.fromhex("81 05") + b"Hello")  # RFC 6455 §5.7, unmasked
     client_body = wire.split_head(tap.data(wire.CLIENT))[1]
@@ -99,15 +101,7 @@ def test_hexdump_shows_offsets_hex_and_text():
 
 
 def test_timeline_lists_both_directions_frames_in_wire_order():
-    async def scenario():
-        async with servers.echo() as server, wire.Tap(server) as tap:
-            async with connect(tap.url, compression=None) as ws:
-                await ws.send("Hello")
-                await ws.recv()
-            await asyncio.sleep(0.05)
-            return tap
-
-    timeline = run(scenario()).timeline()
+    timeline = run(hello_through_a_tap()).timeline()
     kinds = [(direction, frame.opcode.name, frame.payload[:5]) for _, direction, frame in timeline]
     assert kinds == [
         (wire.CLIENT, "TEXT", b"Hello"),

@@ -260,15 +260,21 @@ try:
 except websockets.InvalidHandshake as exc:
     print("websockets:     ", type(exc).__name__, "-", exc)
 
-reader, writer = await asyncio.open_connection("127.0.0.1", liar_port)
-data, key = handshake.build_request(f"127.0.0.1:{liar_port}")
-writer.write(data)
-response, _ = await read_head(reader, handshake.parse_response)
-try:
-    handshake.check_response(response, key)
-except handshake.HandshakeError as exc:
-    print("check_response: ", type(exc).__name__, exc.status, "-", exc)
-writer.close()
+async def check_by_hand(host, port):
+    """Handshake with wslearn.handshake over a raw socket; print check_response's verdict."""
+    reader, writer = await asyncio.open_connection(host, port)
+    data, key = handshake.build_request(f"{host}:{port}")
+    writer.write(data)
+    response, _ = await read_head(reader, handshake.parse_response)
+    try:
+        handshake.check_response(response, key)
+        print("check_response:  accepted")
+    except handshake.HandshakeError as exc:
+        print("check_response: ", type(exc).__name__, exc.status, "-", exc)
+    writer.close()
+
+
+await check_by_hand("127.0.0.1", liar_port)
 liar.close()
 
 # %% [markdown]
@@ -286,15 +292,7 @@ try:
 except websockets.InvalidStatus as exc:
     print("websockets:     ", type(exc).__name__, exc.response.status_code, "-", exc)
 
-reader, writer = await asyncio.open_connection(refuser.host, refuser.bound_port)
-data, key = handshake.build_request(f"{refuser.host}:{refuser.bound_port}")
-writer.write(data)
-response, _ = await read_head(reader, handshake.parse_response)
-try:
-    handshake.check_response(response, key)
-except handshake.HandshakeError as exc:
-    print("check_response: ", type(exc).__name__, exc.status, "-", exc)
-writer.close()
+await check_by_hand(refuser.host, refuser.bound_port)
 
 # %% [markdown]
 # A browser page learns much less. For *any* failed handshake (a 403, a wrong accept value, a
