@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosedOK as WsClosedOK
 from websockets.exceptions import InvalidStatus
 
 from wslearn import scratch
+from wslearn.raw import RawWebSocket
 from wslearn.framing import Frame, FrameReader, Opcode, decode_frame, encode_frame
 from wslearn.handshake import (
     MAX_HEAD_SIZE,
@@ -771,11 +772,16 @@ def test_serve_refuses_non_loopback_hosts_unless_asked() -> None:
     scratch.serve(scratch.echo, "::1")
 
 
-def test_pure_pieces_of_the_frame_loop() -> None:
-    ping = Frame(True, Opcode.PING, b"\x01\x02")
-    assert scratch.pong_for(ping) == Frame(True, Opcode.PONG, b"\x01\x02")
-    assert scratch.close_reply(1000, "bye") == b"\x03\xe8bye"
-    assert scratch.close_reply(1005) == b""  # 1005 never goes on the wire
+def test_a_plugged_piece_replaces_the_librarys_without_a_subclass() -> None:
+    async def main() -> None:
+        async with (
+            scratch.serve(scratch.echo, pong_for=lambda payload: payload[::-1]) as server,
+            RawWebSocket.connect("127.0.0.1", server.port) as raw,
+        ):
+            await raw.send(Frame(True, Opcode.PING, b"ab"))
+            assert await raw.recv_frame() == Frame(True, Opcode.PONG, b"ba")
+
+    run(main)
 
 
 # --- helpers for raw sockets ----------------------------------------------------------

@@ -1,45 +1,37 @@
-"""A WebSocket server and client from scratch (notebook 06).
+"""A WebSocket server and client from scratch (notebook 06): asyncio around the course's parts.
 
-Everything here is asyncio streams plus the course's own sans-I/O modules:
-:mod:`wslearn.handshake` for the opening handshake, :mod:`wslearn.framing`
-for frames and messages, :mod:`wslearn.close` for close payloads. There is
-no ``websockets`` inside; the tests check it against ``websockets`` anyway.
+The protocol is all in :class:`wslearn.connection.Connection`, sans-I/O: bytes
+in, events out; messages in, bytes out. This module only moves bytes between
+it and a TCP connection, and keeps time. The opening handshake is
+:mod:`wslearn.handshake` (read with :func:`wslearn.raw.read_head`). There is no
+``websockets`` inside; the tests check it against ``websockets`` anyway.
 
 Theory of operation
 -------------------
-Opening: the client writes an HTTP request, the server reads it up to the
-blank line (:func:`read_head`), checks it and answers ``101`` or an error
-status (:func:`accept`, :func:`connect`). Bytes that arrive after the head
-are already frames.
+Each :class:`Connection` runs one background task::
 
-Then each :class:`Connection` runs one background task, the *frame loop*::
+    socket bytes --> protocol.receive_data() --> events --+-- Message --> queue --> recv()
+                                                          +-- Pong    --> wake up ping()
+    protocol.data_to_send() --> socket (pongs, close replies, send(), ping(), close())
 
-    socket bytes --FrameReader---> Frame --+-- TEXT/BINARY/CONTINUATION --> Assembler --> recv()
-                                           +-- PING  --> pong_for()     --> write a PONG
-                                           +-- PONG  --> wake up ping()
-                                           +-- CLOSE --> close_reply()  --> write a CLOSE, stop
+and, with ``ping_interval`` set, a keepalive task: a peer silent for
+``ping_interval`` seconds gets a PING, and one that has not answered
+``ping_timeout`` seconds later is dropped (close code 1011, then TCP cut), so
+dead peers do not hold a server's memory for ever (websockets' defaults: 20 s
+and 20 s). A server refuses connections beyond ``max_connections`` with
+HTTP 503.
 
-A broken rule anywhere in there is a :class:`~wslearn.framing.ProtocolError`
-carrying its close code (1002, 1007, 1009): the loop answers with a close
-frame holding that code and stops reading frames (§7.1.7 "_Fail the
-WebSocket Connection_").
-
-Closing (§7.1): whoever closes first sends a close frame and keeps reading
-until the peer's close frame comes back; whoever receives a close frame first
-answers with the same code. Then the TCP connection is closed, the server
-first (§7.1.1), so that the client's port is not stuck in TIME_WAIT. A peer
-that does not answer within ``close_timeout`` seconds is cut off, and a TCP
-connection that ends without a close frame is reported as code 1006.
-
-``state`` goes OPEN -> CLOSING -> CLOSED, with the browser's ``readyState``
-numbers (1, 2, 3); a connection object only exists once the handshake is done.
+Closing (§7.1): the protocol object says when the TCP connection should close
+(``protocol.close_tcp``); the server then closes it first (§7.1.1), so that
+the client's port is not stuck in TIME_WAIT. A peer that does not answer
+within ``close_timeout`` seconds is cut off, and a TCP connection that ends
+without a close frame is reported as code 1006.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import secrets
 import time
@@ -55,21 +47,12 @@ from collections.abc import (
 from typing import Any
 from urllib.parse import urlsplit
 
-from wslearn.close import CloseCode, decode_close, encode_close
-from wslearn.framing import (
-    Assembler,
-    Frame,
-    FrameReader,
-    Opcode,
-    ProtocolError,
-    encode_frame,
-    fragment,
-)
+from wslearn import connection
+from wslearn.close import CloseCode
+from wslearn.connection import InvalidState, Message, Pong, State
 from wslearn.handshake import (
     HandshakeError,
-    Headers,
     Request,
-    Response,
     build_error_response,
     build_request,
     build_response,
@@ -80,6 +63,7 @@ from wslearn.handshake import (
     select_subprotocol,
 )
 from wslearn.net import LOOPBACK, check_loopback
+from wslearn.raw import page_for, page_response, read_head
 
 __all__ = [
     "Connection",
@@ -90,32 +74,24 @@ __all__ = [
     "Server",
     "State",
     "accept",
-    "close_reply",
     "connect",
     "echo",
-    "pong_for",
     "read_head",
     "serve",
 ]
 
 logger = logging.getLogger(__name__)
 
-MAX_SIZE = 2**20  # largest message accepted, in bytes (the same default as websockets)
 MAX_QUEUE = 16  # received messages buffered before we stop reading the socket
 OPEN_TIMEOUT = 10.0  # seconds for the opening handshake
 CLOSE_TIMEOUT = 10.0  # seconds to wait for the peer during the closing handshake
+PING_INTERVAL = 20.0  # seconds of silence before a keepalive PING (websockets' default)
+PING_TIMEOUT = 20.0  # seconds to wait for its PONG before dropping the peer (same)
+MAX_CONNECTIONS = 1024  # open TCP connections per server; more get HTTP 503
 READ_SIZE = 65536  # bytes asked from the socket per read
 
 # Close codes after which `async for message in ws` simply ends (as in websockets).
 OK_CODES = {CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD}
-
-
-class State(enum.IntEnum):
-    """Where a connection is in its life; the numbers are the browser's ``readyState``."""
-
-    OPEN = 1
-    CLOSING = 2  # a close frame was sent: no more data from us
-    CLOSED = 3  # the TCP connection is closed
 
 
 class ConnectionClosed(Exception):
@@ -139,60 +115,6 @@ class ConnectionClosedOK(ConnectionClosed):
 
 class ConnectionClosedError(ConnectionClosed):
     """Any other end: an error code, or no closing handshake at all."""
-
-
-# --- The frame loop's pure pieces (sans-I/O, easy to test) ---------------------
-
-
-def pong_for(ping: Frame) -> Frame:
-    """The PONG that answers ``ping``.
-
-    §5.5.3: "A Pong frame sent in response to a Ping frame must have
-    identical 'Application data' as found in the message body of the Ping
-    frame being replied to."
-    """
-    return Frame(fin=True, opcode=Opcode.PONG, payload=ping.payload)
-
-
-def close_reply(code: int, reason: str = "") -> bytes:
-    """The close payload that answers a peer's close frame carrying ``code`` and ``reason``.
-
-    §5.5.1: the endpoint "typically echos the status code it received". We
-    echo the reason too, as ``websockets`` does. 1005 means the peer's close
-    frame was empty, and 1005 may never be sent (§7.4.1), so an empty close
-    frame gets an empty one back.
-    """
-    if code == CloseCode.NO_STATUS_RCVD:
-        return b""
-    return encode_close(code, reason)
-
-
-def _short_reason(text: str) -> str:
-    """``text`` cut to the 123 UTF-8 bytes a close reason can hold (§5.5)."""
-    return text.encode("utf-8")[:123].decode("utf-8", "ignore")
-
-
-# --- Reading a handshake head, closing TCP: shared by both sides ---------------
-
-
-async def read_head(
-    reader: asyncio.StreamReader, parse: Callable[[bytearray], Any]
-) -> tuple[Any, bytes]:
-    """Read until ``parse`` (``parse_request`` or ``parse_response``) finds a whole head.
-
-    Returns the parsed head and the bytes that came after it: frames the peer
-    sent straight away. ``parse`` raises :class:`HandshakeError` (431) when the
-    head grows past ``MAX_HEAD_SIZE`` without ending, so this never buffers
-    without bound.
-    """
-    buffer = bytearray()
-    while (parsed := parse(buffer)) is None:
-        chunk = await reader.read(READ_SIZE)
-        if not chunk:
-            raise ConnectionError("the peer closed the connection during the handshake")
-        buffer += chunk
-    head, consumed = parsed
-    return head, bytes(buffer[consumed:])
 
 
 async def close_tcp(
@@ -226,10 +148,13 @@ class Connection:
     """One open WebSocket connection; the server's handler and ``connect()`` both get one.
 
     ``send()``, ``recv()``, ``ping()``, ``close()`` and ``async for message in
-    connection`` are the whole interface. Received messages wait in a queue;
-    after ``max_queue`` of them the frame loop stops reading the socket until
-    ``recv()`` takes some, so a slow handler slows the sender down (TCP
-    flow control) instead of filling memory.
+    connection`` are the whole interface; ``protocol`` is the sans-I/O
+    :class:`wslearn.connection.Connection` doing the work. Received messages
+    wait in a queue; after ``max_queue`` of them the connection stops reading
+    the socket until ``recv()`` takes some, so a slow handler slows the sender
+    down (TCP flow control) instead of filling memory. ``protocol_options``
+    (``max_size``, ``max_fragments``, ``pong_for``, ``reassemble``,
+    ``close_reply``) go to the protocol object.
     """
 
     def __init__(
@@ -241,27 +166,36 @@ class Connection:
         subprotocol: str | None = None,
         request: Request | None = None,
         data: bytes = b"",
-        max_size: int | None = MAX_SIZE,
         max_queue: int = MAX_QUEUE,
         close_timeout: float = CLOSE_TIMEOUT,
+        ping_interval: float | None = PING_INTERVAL,
+        ping_timeout: float | None = PING_TIMEOUT,
+        **protocol_options: Any,
     ) -> None:
         self.client = client
         self.subprotocol = subprotocol
         self.request = request  # the client's handshake request (server side only)
-        self.max_size, self.max_queue, self.close_timeout = max_size, max_queue, close_timeout
-        self.state = State.OPEN
+        self.max_queue, self.close_timeout = max_queue, close_timeout
+        self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
+        self.protocol = connection.Connection(client, **protocol_options)
         self._reader, self._writer = reader, writer
-        # §5.1: a client masks every frame it sends, a server never does, and
-        # each side refuses frames masked the wrong way.
-        self._mask = client
-        self._assembler = Assembler(max_size=max_size)
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        self._room = asyncio.Event()  # set while the inbox has room: the frame loop may read
+        self._room = asyncio.Event()  # set while the inbox has room: keep reading
         self._room.set()
         self._pings: dict[bytes, tuple[asyncio.Future[float], float]] = {}
-        self._close_sent: tuple[int, str] | None = None
-        self._close_received: tuple[int, str] | None = None
+        self._last_heard = time.monotonic()
+        self._tcp_closed = False
         self._task = asyncio.create_task(self._run(data))
+        self._keepalive_task = (
+            asyncio.create_task(self._keepalive()) if ping_interval is not None else None
+        )
+
+    @property
+    def state(self) -> State:
+        """OPEN, CLOSING (a close frame went out or came in), CLOSED (TCP is closed)."""
+        if self._tcp_closed:
+            return State.CLOSED
+        return State.OPEN if self.protocol.state is State.OPEN else State.CLOSING
 
     # -- what the application uses --
 
@@ -272,18 +206,17 @@ class Connection:
         that many payload bytes (§5.4). They are written in one go, so nothing
         else we send can land between them.
         """
-        if isinstance(message, str):
-            opcode, payload = Opcode.TEXT, message.encode("utf-8")
-        elif isinstance(message, bytes | bytearray | memoryview):
-            opcode, payload = Opcode.BINARY, bytes(message)
-        else:
-            raise TypeError(f"send() takes str or bytes, not {type(message).__name__}")
-        if fragment_size is None:
-            data = encode_frame(Frame(True, opcode, payload), mask=self._mask)
-        else:
-            frames = fragment(payload, opcode, fragment_size)
-            data = b"".join(encode_frame(frame, mask=self._mask) for frame in frames)
-        await self._send_frames(data)
+        try:
+            if isinstance(message, str):
+                self.protocol.send_text(message, fragment_size=fragment_size)
+            elif isinstance(message, bytes | bytearray | memoryview):
+                self.protocol.send_binary(message, fragment_size=fragment_size)
+            else:
+                raise TypeError(f"send() takes str or bytes, not {type(message).__name__}")
+        except InvalidState:
+            await self.wait_closed()
+            raise self._closed_error() from None
+        await self._write_out()
 
     async def recv(self) -> str | bytes:
         """The next message (``str`` or ``bytes``); raises :class:`ConnectionClosed` at the end."""
@@ -309,15 +242,18 @@ class Connection:
         Raises :class:`ConnectionClosed` if the connection ends first.
         """
         payload = secrets.token_bytes(4) if data is None else bytes(data)
-        if len(payload) > 125:  # §5.5: control frames carry 125 bytes at most
-            raise ValueError(f"a ping payload is at most 125 bytes, got {len(payload)}")
         if payload in self._pings:
             raise ValueError("already waiting for a pong with this payload")
+        try:
+            self.protocol.send_ping(payload)  # ValueError over 125 bytes
+        except InvalidState:
+            await self.wait_closed()
+            raise self._closed_error() from None
         waiter = asyncio.get_running_loop().create_future()
         self._pings[payload] = (waiter, time.monotonic())
-        await self._send_frames(encode_frame(Frame(True, Opcode.PING, payload), mask=self._mask))
+        await self._write_out()
         await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if not waiter.done():  # the frame loop ended first: no pong is coming
+        if not waiter.done():  # the connection ended first: no pong is coming
             raise self._closed_error()
         return waiter.result()
 
@@ -329,10 +265,12 @@ class Connection:
         and its end of TCP, then cuts the connection. If the connection is
         already closing, this only waits.
         """
-        if self.state is State.OPEN:
-            payload = encode_close(code, reason)  # ValueError for a code that may not be sent
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)  # ValueError for a code that may not be sent
+            self._room.set()  # keep reading: the peer's close frame must get through
             with contextlib.suppress(OSError):
-                await self._send_close(payload)
+                self._writer.write(self.protocol.data_to_send())
+                await self._writer.drain()
         done, _ = await asyncio.wait({self._task}, timeout=self.close_timeout)
         if not done:
             self._writer.transport.abort()  # no answer in time: the result is a 1006
@@ -345,155 +283,117 @@ class Connection:
     @property
     def close_code(self) -> int | None:
         """The code of the peer's close frame; 1006 if none came; ``None`` until closed."""
-        if self.state is not State.CLOSED:
-            return None
-        return self._closed_error().code
+        return self._closed_error().code if self._tcp_closed else None
 
     @property
     def close_reason(self) -> str | None:
         """The reason in the peer's close frame (``""`` if none); ``None`` until closed."""
-        if self.state is not State.CLOSED:
-            return None
-        return self._closed_error().reason
+        return self._closed_error().reason if self._tcp_closed else None
 
     def __repr__(self) -> str:
         side = "client" if self.client else "server"
         return f"<Connection {side} {self.state.name} subprotocol={self.subprotocol!r}>"
 
-    # -- the frame loop --
+    # -- the I/O loop --
 
     async def _run(self, data: bytes) -> None:
-        """The background task: the frame loop, then closing TCP."""
+        """The background task: bytes to the protocol until it says stop, then close TCP."""
+        protocol = self.protocol
         try:
-            await self._frame_loop(data)
-        except ProtocolError as exc:
-            # §7.1.7: the peer broke the protocol. Tell it why with a close frame
-            # carrying the error's code, and stop reading frames.
-            logger.debug("failing the connection: %s (%s)", exc, exc.code)
-            with contextlib.suppress(OSError):
-                await self._send_close(encode_close(exc.code, _short_reason(str(exc))))
+            await self._handle(protocol.receive_data(data))
+            while not protocol.close_tcp:
+                if protocol.state is State.OPEN:
+                    await self._room.wait()  # a full inbox: let TCP slow the peer down
+                chunk = await self._reader.read(READ_SIZE)
+                if not chunk:
+                    break  # TCP ended (without a closing handshake: 1006)
+                self._last_heard = time.monotonic()
+                await self._handle(protocol.receive_data(chunk))
         except OSError:
             pass  # the TCP connection broke: nothing can be sent any more
         finally:
+            if protocol.error is not None:
+                logger.debug("failed the connection: %s", protocol.error)
+            protocol.receive_eof()  # nothing more is read from here on
             await close_tcp(
                 self._reader, self._writer, first=not self.client, timeout=self.close_timeout
             )
             self._set_closed()
 
-    async def _frame_loop(self, data: bytes) -> None:
-        """Decode frames and act on each, until a close frame comes in or TCP ends.
-
-        ``data`` holds bytes that arrived with the handshake. ``next_frame()``
-        hands out one frame at a time, so every frame before a broken one is
-        acted on, and nothing after it.
-        """
-        frames = FrameReader(max_size=self.max_size, expect_masked=not self.client)
-        frames.receive(data)
-        while True:
-            frame = frames.next_frame()
-            if frame is None:  # not a whole frame yet: read more
-                chunk = await self._reader.read(READ_SIZE)
-                if not chunk:
-                    return  # TCP ended without a close frame: abnormal closure (1006)
-                frames.receive(chunk)
-                continue
-            if frame.opcode is Opcode.CLOSE:
-                await self._on_close(frame)
-                return  # §1.4: after a close frame, further data is discarded
-            if frame.opcode is Opcode.PING:
-                await self._on_ping(frame)
-            elif frame.opcode is Opcode.PONG:
-                self._on_pong(frame)
-            else:
-                await self._on_data(frame)
-
-    async def _on_data(self, frame: Frame) -> None:
-        """Hand a data frame to the Assembler; queue the message it completes, if any.
-
-        The Assembler enforces §5.4 (continuations need a start; no new message
-        inside a fragmented one), max_size (1009) and UTF-8 for text (1007),
-        checking each fragment as it arrives.
-        """
-        message = self._assembler.feed(frame)
-        if message is None:
-            return
-        self._inbox.put_nowait(message.data)
-        if self._inbox.qsize() >= self.max_queue and self.state is State.OPEN:
+    async def _handle(self, events: list[connection.Event]) -> None:
+        """Deliver messages, wake up pings, write what the protocol queued (pongs, replies)."""
+        for event in events:
+            if type(event) is Message:
+                self._inbox.put_nowait(event.data)
+            elif type(event) is Pong:
+                self._on_pong(event.payload)
+        if self._inbox.qsize() >= self.max_queue and self.protocol.state is State.OPEN:
             self._room.clear()
-            await self._room.wait()  # recv() or close() makes room
+        data = self.protocol.data_to_send()
+        if data:
+            self._writer.write(data)
+            await self._writer.drain()
 
-    async def _on_ping(self, frame: Frame) -> None:
-        """Answer a PING with a PONG carrying the same payload (§5.5.2).
-
-        Not once our close frame is out: the RFC would still allow a PONG then,
-        but like ``websockets`` we send nothing after our close frame.
-        """
-        if self.state is State.OPEN:
-            await self._write(encode_frame(pong_for(frame), mask=self._mask))
-
-    def _on_pong(self, frame: Frame) -> None:
+    def _on_pong(self, payload: bytes) -> None:
         """Wake up the ``ping()`` this PONG answers, and any earlier one.
 
         §5.5.3: a PONG "MAY be sent unsolicited"; one that matches no ping is ignored.
         """
-        if frame.payload not in self._pings:
+        if payload not in self._pings:
             return
         now = time.monotonic()
-        for payload in list(self._pings):
-            waiter, sent_at = self._pings.pop(payload)
+        for key in list(self._pings):
+            waiter, sent_at = self._pings.pop(key)
             if not waiter.done():
                 waiter.set_result(now - sent_at)
-            if payload == frame.payload:
+            if key == payload:
                 break
 
-    async def _on_close(self, frame: Frame) -> None:
-        """Read the peer's close frame and answer it if we have not sent ours (§5.5.1).
-
-        ``decode_close`` raises ProtocolError for a malformed payload: a 1-byte
-        body, a code that may not be sent (1002), a reason that is not UTF-8
-        (1007). The frame loop then fails the connection with that code.
-        """
-        self._close_received = decode_close(frame.payload)
-        if self._close_sent is None:
-            await self._send_close(close_reply(*self._close_received))
-
-    # -- writing --
-
-    async def _write(self, data: bytes) -> None:
-        """Write bytes, then wait while the socket's send buffer is full (flow control)."""
-        self._writer.write(data)
-        await self._writer.drain()
-
-    async def _send_frames(self, data: bytes) -> None:
-        """Write data or ping frames: only while OPEN (§5.5.1: nothing after a close frame)."""
-        if self.state is State.OPEN:
+    async def _keepalive(self) -> None:
+        """Ping a peer silent for ``ping_interval`` s; drop it if no PONG in ``ping_timeout`` s."""
+        assert self.ping_interval is not None
+        while self.protocol.state is State.OPEN:
+            idle = time.monotonic() - self._last_heard
+            if idle < self.ping_interval or not self._room.is_set():
+                # Not idle yet; or our own inbox is full, so we are not reading its pong.
+                await asyncio.sleep(max(self.ping_interval - idle, 0.001))
+                continue
             try:
-                await self._write(data)
+                async with asyncio.timeout(self.ping_timeout):
+                    await self.ping()
+            except TimeoutError:
+                # No PONG: the peer (or the path to it) is dead. Say why, then cut TCP.
+                logger.debug("keepalive ping timeout: dropping %r", self)
+                self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+                with contextlib.suppress(OSError):
+                    self._writer.write(self.protocol.data_to_send())
+                self._writer.transport.abort()
                 return
-            except OSError:
-                self._writer.transport.abort()  # the connection broke under us
-        await self.wait_closed()
-        raise self._closed_error()
+            except ConnectionClosed:
+                return
 
-    async def _send_close(self, payload: bytes) -> None:
-        """Send our close frame (once) and enter CLOSING."""
-        if self._close_sent is not None:
-            return
-        self._close_sent = decode_close(payload)  # remembered as (code, reason)
-        self.state = State.CLOSING
-        self._room.set()  # keep reading: the peer's close frame must get through
-        await self._write(encode_frame(Frame(True, Opcode.CLOSE, payload), mask=self._mask))
+    async def _write_out(self) -> None:
+        """Write what the protocol queued; wait while the socket's send buffer is full."""
+        try:
+            self._writer.write(self.protocol.data_to_send())
+            await self._writer.drain()
+        except OSError:
+            self._writer.transport.abort()  # the connection broke under us
+            await self.wait_closed()
+            raise self._closed_error() from None
 
     def _set_closed(self) -> None:
         """TCP is closed: wake up recv() (ping() watches the task itself)."""
-        self.state = State.CLOSED
+        self._tcp_closed = True
         self._room.set()
         self._inbox.put_nowait(None)
         self._pings.clear()
+        if self._keepalive_task is not None and self._keepalive_task is not asyncio.current_task():
+            self._keepalive_task.cancel()
 
     def _closed_error(self) -> ConnectionClosed:
         """The exception describing how this connection ended."""
-        received, sent = self._close_received, self._close_sent
+        received, sent = self.protocol.close_received, self.protocol.close_sent
         ok = received and sent and received[0] in OK_CODES and sent[0] in OK_CODES
         return (ConnectionClosedOK if ok else ConnectionClosedError)(received, sent)
 
@@ -517,26 +417,21 @@ async def accept(
     request with the HTTP status of its :class:`HandshakeError` (400, 403,
     426, 431) or after a timeout. ``options`` go to :class:`Connection`.
     ``pages`` maps paths to HTML that a plain HTTP GET (no upgrade) receives
-    instead, so that a browser can load a page from this very server.
+    instead (:func:`wslearn.raw.page_for`), so that a browser can load a page
+    from this very server.
     """
+    timeout = options.get("close_timeout", CLOSE_TIMEOUT)
     try:
-        async with asyncio.timeout(open_timeout):
-            request, data = await read_head(reader, parse_request)
-        page = _page_response(request, pages or {})
+        request, data = await read_head(reader, parse_request, open_timeout)
+        page = page_for(request.method, request.target, request.headers.get("Upgrade"), pages or {})
         if page is not None:
-            writer.write(page)
+            writer.write(page_response(page))
             await writer.drain()
-            timeout = options.get("close_timeout", CLOSE_TIMEOUT)
             await close_tcp(reader, writer, first=True, timeout=timeout)
             return None
         key = check_request(request, origins=origins)
     except HandshakeError as exc:
-        logger.debug("refusing a handshake: %s %s", exc.status, exc)
-        with contextlib.suppress(OSError):
-            writer.write(build_error_response(exc))
-            await writer.drain()
-        timeout = options.get("close_timeout", CLOSE_TIMEOUT)
-        await close_tcp(reader, writer, first=True, timeout=timeout)
+        await refuse(reader, writer, exc, timeout)
         return None
     except (TimeoutError, OSError):
         writer.transport.abort()  # too slow, or gone: nobody to answer
@@ -549,27 +444,18 @@ async def accept(
     )
 
 
-def _page_response(request: Request, pages: Mapping[str, str]) -> bytes | None:
-    """``200 OK`` with the page for a plain GET of one of ``pages``' paths, else ``None``.
-
-    A request asking for ``Upgrade: websocket`` is never a page request, so a
-    path can hold a page and a WebSocket endpoint at once.
-    """
-    path = urlsplit(request.target).path
-    if request.method != "GET" or path not in pages:
-        return None
-    if request.headers.has_token("Upgrade", "websocket"):
-        return None
-    body = pages[path].encode("utf-8")
-    headers = Headers(
-        [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-        ]
-    )
-    return Response("HTTP/1.1", 200, "OK", headers).serialize() + body
+async def refuse(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    error: HandshakeError,
+    timeout: float = CLOSE_TIMEOUT,
+) -> None:
+    """Answer a handshake with ``error``'s HTTP status, then close TCP (the server first)."""
+    logger.debug("refusing a handshake: %s %s", error.status, error)
+    with contextlib.suppress(OSError):
+        writer.write(build_error_response(error))
+        await writer.drain()
+    await close_tcp(reader, writer, first=True, timeout=timeout)
 
 
 Handler = Callable[[Connection], Awaitable[None]]
@@ -593,14 +479,15 @@ class Server:
         allow_remote: bool = False,
         open_timeout: float = OPEN_TIMEOUT,
         pages: Mapping[str, str] | None = None,
+        max_connections: int | None = MAX_CONNECTIONS,
         **options: Any,
     ) -> None:
         check_loopback(host, allow_remote=allow_remote)
         self.handler, self.host, self.port = handler, host, port
         self.subprotocols, self.origins = tuple(subprotocols), origins
-        self.open_timeout = open_timeout
+        self.open_timeout, self.max_connections = open_timeout, max_connections
         self.pages = dict(pages or {})  # path -> HTML for plain HTTP GETs
-        self.options = options  # for each Connection: max_size, max_queue, close_timeout
+        self.options = options  # for each Connection (see Connection and serve())
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._connections: set[Connection] = set()
@@ -630,6 +517,12 @@ class Server:
         assert task is not None
         self._tasks.add(task)
         try:
+            if self.max_connections is not None and len(self._tasks) > self.max_connections:
+                # Full: say so in HTTP (RFC 9110 §15.6.4 503 "Service Unavailable")
+                # instead of holding a socket and memory for one more client.
+                busy = HandshakeError("too many connections", 503, [("Retry-After", "1")])
+                await refuse(reader, writer, busy, self.options.get("close_timeout", CLOSE_TIMEOUT))
+                return
             ws = await accept(
                 reader,
                 writer,
@@ -711,7 +604,7 @@ def serve(
     port: int = 0,
     *,
     subprotocols: Iterable[str] = (),
-    max_size: int | None = MAX_SIZE,
+    max_size: int | None = connection.MAX_SIZE,
     origins: Collection[str | None] | None = None,
     allow_remote: bool = False,
     pages: Mapping[str, str] | None = None,
@@ -724,7 +617,10 @@ def serve(
     clients that send none). ``pages`` maps paths to HTML served to plain
     HTTP GETs (``server.http_url + "/"``), so a browser can load a page and
     open its WebSocket on one origin. Other options: ``open_timeout``,
-    ``close_timeout``, ``max_queue``.
+    ``close_timeout``, ``max_queue``, ``max_connections`` (more get HTTP
+    503), ``ping_interval`` and ``ping_timeout`` (keepalive; ``None`` turns it
+    off), and the protocol's ``max_fragments``, ``pong_for``, ``reassemble``,
+    ``close_reply`` (see :class:`wslearn.connection.Connection`).
     """
     return Server(
         handler,
@@ -782,7 +678,7 @@ class connect:
                 )
                 writer.write(request)
                 await writer.drain()
-                response, data = await read_head(reader, parse_response)
+                response, data = await read_head(reader, parse_response, None)
                 subprotocol = check_response(response, key, self.subprotocols)
             except BaseException:
                 writer.transport.abort()
