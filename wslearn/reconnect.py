@@ -68,8 +68,10 @@ __all__ = [
     "ReconnectEvent",
     "ReconnectingWebSocket",
     "SendQueueFull",
+    "Storm",
     "backoff",
     "reconnectable",
+    "storm",
 ]
 
 #: the application-level heartbeat: sent by the client, answered with the same text by
@@ -380,7 +382,7 @@ class ReconnectingWebSocket:
         """Stop for good: close the current connection (browser rules) and never reconnect."""
         if self._current is None:
             self._ws.close(code, reason)  # a closed socket: only validates code and reason
-        if self._stopping:
+        if self._stopping or self._ready_state == self.CLOSED:
             return
         self._stopping = True
         self._cancel_timers()
@@ -480,7 +482,7 @@ class ReconnectingWebSocket:
             self._later("beat", self._heartbeat, self._beat)
         event = Event("open")
         self._last_open = event
-        self._fire(event, protocol=self._ws.protocol, url=self._ws.url)
+        self._fire(event, protocol=self._ws.protocol, url=self._ws.url, n=self.connections)
 
     def _ended(self, event: CloseEvent) -> None:
         """The current connection is over: reconnect, or stop for good."""
@@ -505,10 +507,13 @@ class ReconnectingWebSocket:
     def _retry(self) -> None:
         try:
             self._ws = self._current = self._connect()
-        except Exception as exc:  # a url() function that fails, or returns a bad URL
-            self._ready_state = self.CLOSED
+        except DOMException as exc:  # SyntaxError: this URL will never work
             self._fire(Event("error"), message=str(exc))
-            self._end(CloseEvent("close", code=1006, reason=f"bad URL: {exc}"))
+            self._ready_state = self.CLOSED
+            self._end(CloseEvent("close", code=1006, reason=f"{exc.name}: {exc}"))
+        except Exception as exc:  # url() failed: maybe only for now, so try again later
+            self._fire(Event("error"), message=f"url() raised {type(exc).__name__}: {exc}")
+            self._ended(CloseEvent("close", code=1006, reason=f"url() failed: {exc}"))
 
     # -- internals: the heartbeat ------------------------------------------------------
 
@@ -583,3 +588,129 @@ class ReconnectingWebSocket:
                     if not future.done():
                         future.set_exception(self._stopped_before(type_))
             self._waiters.clear()
+
+
+# --------------------------------------------------------------------------- a reconnection storm
+
+
+@dataclass
+class Storm:
+    """What ``storm()`` measured; times in seconds from the moment the server went down."""
+
+    jitter: str
+    clients: int
+    attempts: list[float]
+    """Every connection attempt of every client (failed ones included)."""
+    accepts: list[float]
+    """Every connection the restarted server accepted."""
+    reconnected: list[float]
+    """When each client was open again, sorted."""
+    restarted_at: float
+    """When the server was listening again."""
+
+    @staticmethod
+    def per_bin(times: Iterable[float], width: float = 0.05) -> dict[float, int]:
+        """How many of ``times`` fall in each ``width``-second bin (keyed by the bin's start)."""
+        counts: dict[float, int] = {}
+        for t in times:
+            start = round(math.floor(t / width) * width, 6)
+            counts[start] = counts.get(start, 0) + 1
+        return dict(sorted(counts.items()))
+
+    @staticmethod
+    def peak(times: Iterable[float], width: float = 0.05) -> int:
+        """The most of ``times`` inside any ``width``-second window (a sliding window)."""
+        ordered, best, start = sorted(times), 0, 0
+        for end, t in enumerate(ordered):
+            while ordered[start] <= t - width:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def peak_attempts(self, width: float = 0.05) -> int:
+        """The most connection attempts in any ``width`` seconds."""
+        return self.peak(self.attempts, width)
+
+    def peak_accepts(self, width: float = 0.05) -> int:
+        """The most connections the server accepted in any ``width`` seconds."""
+        return self.peak(self.accepts, width)
+
+    @property
+    def all_back(self) -> float:
+        """Seconds until the last client was open again."""
+        return self.reconnected[-1] if self.reconnected else math.inf
+
+
+async def storm(
+    clients: int = 200,
+    *,
+    jitter: str = "full",
+    base: float = 0.05,
+    cap: float = 1.0,
+    down: float = 0.2,
+    rng: random.Random | None = None,
+    timeout: float = 10.0,
+) -> Storm:
+    """Restart a server under ``clients`` ReconnectingWebSockets and record the storm.
+
+    Starts a private echo server, opens every client (``backoff(base, cap,
+    jitter=jitter, rng=rng)``), kills the server (``LocalServer.kill()``: every
+    client sees 1006 at the same moment, as after a crash), starts it again on
+    the same port after ``down`` seconds, and waits (at most
+    ``timeout`` s) until every client is open again. Everything it started is
+    stopped before it returns. Raises ``TimeoutError`` if some client did not
+    come back in time.
+    """
+    from wslearn import servers  # the server side, only for this demo
+
+    loop = asyncio.get_running_loop()
+    rng = rng or random.Random()
+    accepted: list[float] = []
+
+    async def handler(ws: Any) -> None:
+        accepted.append(loop.time())
+        await servers.echo_handler(ws)
+
+    server = servers.LocalServer("storm", handler, options={"backlog": 4 * clients})
+    await server.start()
+    port = server.bound_port
+    sockets = [
+        ReconnectingWebSocket(server.url, backoff=backoff(base, cap, jitter=jitter, rng=rng))
+        for _ in range(clients)
+    ]
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*(ws.wait_for("open") for ws in sockets))
+            t0 = loop.time()
+            await server.kill()
+            await asyncio.sleep(max(0.0, t0 + down - loop.time()))
+            server.port = port
+            await server.start()
+            restarted = loop.time() - t0
+            while any(ws.connections < 2 for ws in sockets):
+                await asyncio.sleep(0.01)
+    finally:
+        for ws in sockets:
+            ws.close()
+        await asyncio.gather(*(ws.closed(timeout=5) for ws in sockets), return_exceptions=True)
+        await server.stop()
+    attempts = [
+        ws.created_at + entry.time - t0
+        for ws in sockets
+        for entry in ws.events
+        if entry.type == "connecting" and ws.created_at + entry.time > t0
+    ]
+    reopened = [
+        ws.created_at
+        + next(e.time for e in ws.events if e.type == "open" and e.details["n"] == 2)
+        - t0
+        for ws in sockets
+    ]
+    return Storm(
+        jitter,
+        clients,
+        sorted(attempts),
+        sorted(t - t0 for t in accepted if t > t0),
+        sorted(reopened),
+        restarted,
+    )

@@ -9,6 +9,12 @@ the course runs offline, so every demo talks to one of these instead:
   ``?code=4000&reason=bye``, or a message ``close 4000 bye``); code 1005
   sends a close frame with no status and 1006 cuts TCP without any close frame.
 - ``reject(403)``: refuses every handshake with that HTTP status.
+- ``feed(interval=0.1)``: sends numbered JSON messages ``{"seq": n, "t": ...}``
+  to every client; ``?after=N`` first replays the kept messages after ``N``.
+
+Every server answers the application-level heartbeat ``reconnect.HEARTBEAT``
+with the same text (the echoing ones by echoing it), and accepts
+``ping_interval``/``ping_timeout`` (protocol pings, as in ``websockets``).
 
 Each factory returns a ``LocalServer``. In a test or script use it as an async
 context manager::
@@ -27,7 +33,10 @@ default, so the bytes a wire tap records are the bytes a learner can decode.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -40,6 +49,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from wslearn.net import LOOPBACK, check_loopback
+from wslearn.reconnect import HEARTBEAT
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
@@ -95,6 +105,17 @@ class LocalServer:
         if server is None:
             return
         server.close()
+        async with asyncio.timeout(5):
+            await server.wait_closed()
+
+    async def kill(self) -> None:
+        """Stop at once, as a crashed process would: no close frames (clients see 1006)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close(close_connections=False)
+        for connection in list(server.connections):
+            connection.transport.abort()
         async with asyncio.timeout(5):
             await server.wait_closed()
 
@@ -209,11 +230,113 @@ def reject(status: int = HTTPStatus.FORBIDDEN, **options: Any) -> LocalServer:
     return LocalServer(f"reject-{int(status)}", echo_handler, **_split(options))
 
 
+@dataclass(repr=False)
+class FeedServer(LocalServer):
+    """Numbered messages to every client, every ``interval`` seconds, with replay.
+
+    Each message is JSON ``{"seq": n, "t": seconds since the feed began}``. A
+    client connecting with ``?after=N`` first gets every kept message with
+    ``seq > N`` (the last ``history`` of them), then the live ones; without
+    ``after`` it gets only the live ones. The numbering goes on across
+    ``stop()``/``start()``, as a feed backed by a log would, so a client can
+    resume after a restart. A client too slow to take ``history`` messages is
+    closed with 1013 (it may come back with ``?after=``).
+    """
+
+    interval: float = 0.1
+    history: int = 1000
+    seq: int = field(default=0, init=False)
+    kept: deque[tuple[int, str]] = field(init=False, repr=False)
+    _clients: dict[asyncio.Queue[str], ServerConnection] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _producer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _closing: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    _began: float | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0 or self.history < 1:
+            raise ValueError("a feed needs interval > 0 and history >= 1")
+        self.kept = deque(maxlen=self.history)
+        self.handler = self._serve
+
+    async def start(self) -> FeedServer:
+        await super().start()
+        if self._producer is None:
+            self._producer = asyncio.create_task(self._produce())
+        return self
+
+    async def stop(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+        await super().stop()
+
+    async def _produce(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._began = self._began if self._began is not None else loop.time()
+        due = loop.time()
+        while True:
+            due += self.interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            self.seq += 1
+            t = round(loop.time() - self._began, 4)
+            message = json.dumps({"seq": self.seq, "t": t})
+            self.kept.append((self.seq, message))
+            for queue, ws in list(self._clients.items()):
+                try:
+                    queue.put_nowait(message)
+                except asyncio.QueueFull:
+                    del self._clients[queue]
+                    reason = f"too slow: resume with ?after={self.seq - self.history}"
+                    task = asyncio.create_task(ws.close(1013, reason))
+                    self._closing.add(task)
+                    task.add_done_callback(self._closing.discard)
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        query = parse_qs(urlsplit(ws.request.path).query) if ws.request else {}
+        try:
+            after = int(query["after"][0]) if "after" in query else None
+        except ValueError:
+            await ws.close(1008, "after must be an integer sequence number")
+            return
+        queue: asyncio.Queue[str] = asyncio.Queue(self.history)
+        # snapshot and subscribe in one step, so nothing is missed or sent twice
+        replay = [m for seq, m in self.kept if after is not None and seq > after]
+        self._clients[queue] = ws
+        sender = asyncio.create_task(self._send(ws, replay, queue))
+        try:
+            async for message in ws:
+                if message == HEARTBEAT:
+                    await ws.send(HEARTBEAT)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients.pop(queue, None)
+            sender.cancel()
+
+    @staticmethod
+    async def _send(ws: ServerConnection, replay: list[str], queue: asyncio.Queue[str]) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            for message in replay:
+                await ws.send(message)
+            while True:
+                await ws.send(await queue.get())
+
+
+def feed(interval: float = 0.1, history: int = 1000, **options: Any) -> FeedServer:
+    """A feed of numbered messages every ``interval`` s, replayed from ``?after=N``."""
+    return FeedServer("feed", echo_handler, interval=interval, history=history, **_split(options))
+
+
 FACTORIES: dict[str, Callable[..., LocalServer]] = {
     "echo": echo,
     "subprotocol": subprotocol,
     "closer": closer,
     "reject": reject,
+    "feed": feed,
 }
 
 _LOCAL_FIELDS = ("host", "port", "pages", "allow_remote")
