@@ -277,9 +277,8 @@ def sandbox_processes(token: str | None = None, namespace: str | None = None) ->
             with open(f"/proc/{entry}/stat", "rb") as f:
                 if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
                     continue  # a zombie: dead, only waiting for its parent
-            if ids is not None and os.stat(f"/proc/{entry}").st_uid == ids[0]:
-                found.append(int(entry))
-            elif namespace is not None and os.readlink(f"/proc/{entry}/ns/pid") == namespace:
+            mine = ids is not None and os.stat(f"/proc/{entry}").st_uid == ids[0]
+            if mine or namespace and os.readlink(f"/proc/{entry}/ns/pid") == namespace:
                 found.append(int(entry))
             elif token is not None:
                 with open(f"/proc/{entry}/environ", "rb") as f:
@@ -334,6 +333,7 @@ class Sandbox:
         self._waiters: dict[int, Callable[[dict[str, Any]], None]] = {}
         self._lock = threading.Lock()
         self._dead = ""
+        self._namespace: str | None = None
 
     # -- life cycle --
 
@@ -361,7 +361,8 @@ class Sandbox:
             "WSLEARN_SANDBOX": self.token,
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        worker = [sys.executable, "-I", "-u", script, "worker", str(to_worker_r), str(from_worker_w)]
+        worker = [sys.executable, "-I", "-u", script, "worker",
+                  str(to_worker_r), str(from_worker_w)]
         limits = json.dumps(dataclasses.asdict(self.limits))
         if _namespaces():
             uid, gid = _sandbox_ids()  # type: ignore[misc]
