@@ -278,7 +278,7 @@ def sandbox_processes(token: str | None = None, namespace: str | None = None) ->
                 if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
                     continue  # a zombie: dead, only waiting for its parent
             mine = ids is not None and os.stat(f"/proc/{entry}").st_uid == ids[0]
-            if mine or namespace and os.readlink(f"/proc/{entry}/ns/pid") == namespace:
+            if mine or (namespace and os.readlink(f"/proc/{entry}/ns/pid") == namespace):
                 found.append(int(entry))
             elif token is not None:
                 with open(f"/proc/{entry}/environ", "rb") as f:
