@@ -65,16 +65,20 @@ __all__ = [
     "NAME",
     "TAIL",
     "Compressor",
+    "Cost",
     "Decompressor",
     "ExtensionOffer",
     "NegotiationError",
     "Params",
     "PerMessageDeflate",
     "accept",
+    "connection_memory",
+    "measure",
     "offer",
     "parse_extensions",
     "parse_response",
     "read_params",
+    "sample_messages",
     "serialize_extension",
 ]
 
@@ -607,3 +611,172 @@ class PerMessageDeflate:
         self._inflating = not frame.fin
         payload = self.decompressor.decompress(frame.payload, frame.fin)
         return Frame(frame.fin, frame.opcode, payload, False, frame.rsv2, frame.rsv3, frame.mask)
+
+
+# --- What it costs (notebook 10) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What permessage-deflate costs on one stream of messages with one configuration.
+
+    ``ratio`` is compressed bytes / original bytes over the whole stream;
+    ``compress_us`` / ``decompress_us`` the CPU time per message;
+    ``idle_bytes`` what one connection (a compressor for what it sends and a
+    decompressor for what it receives) keeps allocated between messages, and
+    ``peak_bytes`` the most it held while working on a message.
+    """
+
+    kind: str
+    window_bits: int
+    context_takeover: bool
+    mem_level: int
+    ratio: float
+    compress_us: float
+    decompress_us: float
+    idle_bytes: int
+    peak_bytes: int
+
+
+def sample_messages(kind: str, count: int = 100) -> list[bytes]:
+    """Realistic, reproducible messages: ``"chat"``, ``"random"`` or ``"document"``.
+
+    chat: small JSON chat lines (about 120 bytes, much alike); random: 1 KiB
+    of random bytes (what encrypted or already-compressed data looks like);
+    document: a JSON document of about 100 kB (a list of records).
+    """
+    import json
+    import random
+
+    rng = random.Random(7)  # the same messages on every run
+    words = [
+        "ok",
+        "sure",
+        "lunch",
+        "at",
+        "noon?",
+        "the",
+        "build",
+        "is",
+        "green",
+        "again",
+        "see",
+        "you",
+        "soon",
+        "thanks",
+    ]
+    if kind == "chat":
+        return [
+            json.dumps(
+                {
+                    "type": "message",
+                    "room": "general",
+                    "user": f"user{rng.randrange(40)}",
+                    "text": " ".join(rng.choices(words, k=rng.randrange(3, 9))),
+                    "ts": 1_764_000_000_000 + i * 1_337,
+                }
+            ).encode()
+            for i in range(count)
+        ]
+    if kind == "random":
+        return [rng.randbytes(1024) for _ in range(count)]
+    if kind == "document":
+        return [
+            json.dumps(
+                [
+                    {
+                        "id": n,
+                        "name": f"item {n}",
+                        "owner": f"user{rng.randrange(40)}",
+                        "tags": rng.sample(words, 3),
+                        "price": round(rng.uniform(1, 500), 2),
+                        "in_stock": rng.random() < 0.8,
+                    }
+                    for n in range(900)
+                ]
+            ).encode()
+            for _ in range(count)
+        ]
+    raise ValueError(f"kind must be 'chat', 'random' or 'document', not {kind!r}")
+
+
+def connection_memory(
+    window_bits: int, context_takeover: bool, message: bytes, *, mem_level: int = 8
+) -> tuple[int, int]:
+    """``(idle, peak)`` bytes one connection's compression state takes, measured.
+
+    zlib allocates through Python's raw allocator, so :mod:`tracemalloc` sees
+    every byte of its windows and hash tables. One compressor (what this end
+    sends) and one decompressor (what it receives) handle ``message`` once;
+    ``idle`` is what stays allocated afterwards, ``peak`` the high-water mark.
+    """
+    import tracemalloc
+
+    incoming = Compressor(window_bits, no_context_takeover=not context_takeover).compress(message)
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        nct = not context_takeover
+        compressor = Compressor(window_bits, no_context_takeover=nct, mem_level=mem_level)
+        decompressor = Decompressor(window_bits, no_context_takeover=nct)
+        compressor.compress(message)
+        decompressor.decompress(incoming)
+        current, peak = tracemalloc.get_traced_memory()
+        del compressor, decompressor
+        return current - before, peak - before
+    finally:
+        if started:
+            tracemalloc.stop()
+
+
+def measure(
+    kind: str,
+    window_bits: int = 15,
+    context_takeover: bool = True,
+    *,
+    mem_level: int = 8,
+    messages: list[bytes] | None = None,
+    repeat: int = 3,
+) -> Cost:
+    """Compress and inflate a stream of ``kind`` messages; return the :class:`Cost`.
+
+    Times are the best of ``repeat`` runs over the whole stream, divided by
+    the number of messages (memory is measured in a separate pass, because
+    tracing allocations slows everything down).
+    """
+    import time
+
+    messages = (
+        messages
+        if messages is not None
+        else sample_messages(kind, 100 if kind != "document" else 4)
+    )
+    nct = not context_takeover
+    best_c = best_d = float("inf")
+    compressed: list[bytes] = []
+    for _ in range(repeat):
+        compressor = Compressor(window_bits, no_context_takeover=nct, mem_level=mem_level)
+        start = time.perf_counter()
+        compressed = [compressor.compress(m) for m in messages]
+        best_c = min(best_c, time.perf_counter() - start)
+        decompressor = Decompressor(window_bits, no_context_takeover=nct)
+        start = time.perf_counter()
+        inflated = [decompressor.decompress(c) for c in compressed]
+        best_d = min(best_d, time.perf_counter() - start)
+        if inflated != messages:
+            raise AssertionError("round trip changed the messages")
+    idle, peak = connection_memory(window_bits, context_takeover, messages[0], mem_level=mem_level)
+    return Cost(
+        kind,
+        window_bits,
+        context_takeover,
+        mem_level,
+        ratio=sum(map(len, compressed)) / sum(map(len, messages)),
+        compress_us=best_c / len(messages) * 1e6,
+        decompress_us=best_d / len(messages) * 1e6,
+        idle_bytes=idle,
+        peak_bytes=peak,
+    )

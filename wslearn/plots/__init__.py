@@ -9,6 +9,7 @@ figures. Everything is importable from ``wslearn.plots`` directly.
 
 from wslearn.plots.buffering import SENDER_COLOURS, SENDER_LABELS, buffered_amount, delivery_latency
 from wslearn.plots.closing import close_code_ranges, closing_handshakes
+from wslearn.plots.compression import KIND_COLOURS, compression_costs, context_takeover
 from wslearn.plots.frames import FRAME_FIELDS, frame_layout, header_sizes
 from wslearn.plots.handshake import handshake_sequence
 from wslearn.plots.lifecycle import readystate_timeline
@@ -33,6 +34,7 @@ __all__ = [
     "CLIENT",
     "FONT_SIZE",
     "FRAME_FIELDS",
+    "KIND_COLOURS",
     "NETWORK",
     "OK",
     "SENDER_COLOURS",
@@ -44,6 +46,8 @@ __all__ = [
     "buffered_amount",
     "close_code_ranges",
     "closing_handshakes",
+    "compression_costs",
+    "context_takeover",
     "delivery_latency",
     "figure",
     "frame_layout",
