@@ -24,7 +24,6 @@ from browser import ServerThread, chromium, open_page, port_of, run_js
 from conftest import async_test
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rawws import read_head, tcp
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosedError
@@ -48,6 +47,7 @@ from wslearn.deflate import (
 )
 from wslearn.framing import Assembler, Frame, FrameReader, Opcode, ProtocolError, decode_frame
 from wslearn.framing import encode_frame as wire_bytes
+from wslearn.raw import listen, read_head, tcp
 
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
 WEBSOCKETS_ANSWER = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
@@ -582,22 +582,12 @@ async def _serve_deflate(reader, writer, *, max_size: int = MiB, **settings_):
     except ConnectionError:
         pass
     with contextlib.suppress(OSError):
-        await writer.drain()
-    writer.close()
+        await writer.drain()  # wslearn.raw.listen closes the connection
 
 
-@contextlib.asynccontextmanager
-async def raw_deflate_server(**settings_):
-    server = await asyncio.start_server(
-        lambda r, w: _serve_deflate(r, w, **settings_), "127.0.0.1", 0
-    )
-    try:
-        yield server.sockets[0].getsockname()[1]
-    finally:
-        server.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await server.wait_closed()
+def raw_deflate_server(**settings_):
+    """A wslearn.raw server running :func:`_serve_deflate`; ``async with`` gives its port."""
+    return listen(lambda reader, writer: _serve_deflate(reader, writer, **settings_))
 
 
 @pytest.mark.parametrize("nct", [False, True])
@@ -690,16 +680,7 @@ def test_chromium_frames_captured_on_the_wire_decode_with_wslearn(browser_page):
 def test_chromium_reads_messages_compressed_by_wslearn(browser_page):
     thread, _, page = browser_page
 
-    async def start():
-        return await asyncio.start_server(
-            lambda r, w: _serve_deflate(r, w, **WS_DEFAULTS), "127.0.0.1", 0
-        )
-
-    server = thread.run(start())
-    try:
-        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        sent = [*CHAT, "é" * 5000, "x" * 70_000]
-        result = run_js(page, CHROMIUM_SENDS, [url, sent])
-    finally:
-        server.close()
+    port = thread.enter(lambda: raw_deflate_server(**WS_DEFAULTS))
+    sent = [*CHAT, "é" * 5000, "x" * 70_000]
+    result = run_js(page, CHROMIUM_SENDS, [f"ws://127.0.0.1:{port}", sent])
     assert result == {"extensions": WEBSOCKETS_ANSWER, "got": sent}
