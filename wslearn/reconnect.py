@@ -40,8 +40,9 @@ keeps its browser interface: ``readyState``, ``onopen``/``onmessage``/
 - ``send()`` while not OPEN queues the message (at most ``queue_limit``;
   beyond that it raises ``SendQueueFull``); the queue is sent, in order, as
   soon as the next connection opens and before ``open`` fires.
-- ``close()`` stops for good; the backoff restarts from its first step after
-  every successful open.
+- ``close()`` stops for good. The backoff starts again from its first step
+  once a connection has stayed open ``stable_after`` seconds (not at once: a
+  server that accepts and then drops every connection would be hammered).
 """
 
 from __future__ import annotations
@@ -244,6 +245,11 @@ class ReconnectingWebSocket:
     queue_limit: int = 1000
     """How many messages ``send()`` keeps while not OPEN; one more raises ``SendQueueFull``."""
 
+    stable_after: float = 1.0
+    """Seconds a connection must stay open before the backoff starts again from its first
+    step. Resetting at ``open`` would retry a server that accepts and drops at once at the
+    first step's pace, forever."""
+
     backlog: int = 10_000
     """Events kept for ``wait_for`` until awaited (per type)."""
 
@@ -285,7 +291,7 @@ class ReconnectingWebSocket:
         self._backlog: dict[str, deque[Event]] = {}
         self._waiters: dict[str, deque[asyncio.Future[Event]]] = {}
         self.attempt = 0
-        """Attempts since the last successful open (0 while connected)."""
+        """Attempts since the last stable connection (see ``stable_after``)."""
         self.connections = 0
         """How many connections have opened so far."""
         self.created_at = self._loop.time()
@@ -466,13 +472,8 @@ class ReconnectingWebSocket:
 
     def _opened(self) -> None:
         self._ready_state = self.OPEN
-        self.attempt = 0
         self.connections += 1
-        reset = getattr(self._schedule, "reset", None)
-        if callable(reset):
-            reset()
-        elif iter(self._schedule_source) is not self._schedule_source:
-            self._schedule = iter(self._schedule_source)  # a list: start it again
+        self._later("stable", self.stable_after, self._stable)
         # what send() queued goes first, in order, before the page hears "open"
         while self._queue:
             self._ws.send(self._queue.popleft())
@@ -483,6 +484,15 @@ class ReconnectingWebSocket:
         event = Event("open")
         self._last_open = event
         self._fire(event, protocol=self._ws.protocol, url=self._ws.url, n=self.connections)
+
+    def _stable(self) -> None:
+        """Open for ``stable_after`` seconds: the next drop starts the backoff from scratch."""
+        self.attempt = 0
+        reset = getattr(self._schedule, "reset", None)
+        if callable(reset):
+            reset()
+        elif iter(self._schedule_source) is not self._schedule_source:
+            self._schedule = iter(self._schedule_source)  # a list: start it again
 
     def _ended(self, event: CloseEvent) -> None:
         """The current connection is over: reconnect, or stop for good."""
