@@ -34,7 +34,7 @@ A connection is OPEN until a close frame goes one way or the other (§7.1.2):
   without a close frame from the peer the code is 1006 (§7.1.5).
 
 The whole machine is :data:`TRANSITIONS`, one ``(state, input) -> state``
-table (h11's way); :func:`wslearn.plots.closing_handshake` draws it. Once
+table (h11's way); :func:`wslearn.plots.closing_states` draws it. Once
 CLOSED, or after failing, :attr:`~Connection.close_tcp` says the TCP connection
 should now be closed; the server closes it first (§7.1.1).
 """

@@ -1,11 +1,12 @@
 """Checks for notebook 06 (build a server from the course's parts).
 
-Each exercise is one piece of the scratch server's frame loop. The cases come
-first as plain function calls (expected answers from RFC 6455 §5.4, §5.5 and
-``wslearn.close``), then the learner's function is plugged into a running
-server built from ``wslearn.scratch.Connection`` (the same frame loop, with the
-learner's piece instead of the library's) and tested over a real socket: by a
-``websockets`` client, and by a raw client that sends frames no polite
+Each exercise is one of the pluggable pieces of :class:`wslearn.connection.Connection`,
+with the same signature. The cases come first as plain function calls
+(expected answers from RFC 6455 §5.4, §5.5 and ``wslearn.close``), then the
+learner's function is plugged into a running :mod:`wslearn.scratch` echo
+server with a constructor argument (``scratch.serve(..., pong_for=yours)``)
+and tested over a real socket: by a ``websockets`` client, and by the course's
+raw peer (:class:`wslearn.raw.RawWebSocket`), which sends frames no polite
 client would.
 """
 
@@ -18,142 +19,58 @@ from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
 
-from wslearn import close, handshake, scratch
+from wslearn import close, connection, scratch
 from wslearn.exercises import Result, case, describe_error, exercise, raises
-from wslearn.framing import Frame, FrameReader, Opcode, ProtocolError, encode_frame
+from wslearn.framing import Frame, Opcode, ProtocolError, encode_frame
+from wslearn.raw import RawWebSocket
 
 NOTEBOOK = "06_build_a_server"
 TIMEOUT = 3.0  # seconds any live case may take
 
 # --- the learner's piece inside a real server ---------------------------------------------
 
+#: what each piece must return, for the message when it returns something else
+RETURNS = {"pong_for": (bytes, bytearray), "reassemble": (str, bytes), "close_reply": (bytes,)}
 
-class _Plugged(scratch.Connection):
-    """A scratch server connection whose frame loop calls the learner's pieces.
 
-    ``pieces`` may hold ``pong_for``, ``reassemble`` and ``close_reply``; the
-    library's behaviour is kept for the others. An exception from a piece
-    (other than ``ProtocolError``, which fails the connection with its code as
-    usual) is noted in ``errors`` and fails the connection with 1011.
-    """
+def _noted(name: str, piece: Callable, errors: list[str]) -> Callable:
+    """``piece``, noting in ``errors`` what it raised or returned wrongly (the server then
+    fails the connection with 1011); a ``ProtocolError`` is an answer, not a mistake."""
 
-    def __init__(self, *args: Any, pieces: dict[str, Callable], errors: list[str], **kw: Any):
-        self.pieces, self.errors = pieces, errors
-        self._fragments: list[Frame] = []
-        super().__init__(*args, **kw)
-
-    def _call(self, name: str, *args: Any) -> Any:
+    def call(*args: Any) -> Any:
         try:
-            return self.pieces[name](*args)
+            result = piece(*args)
         except ProtocolError:
             raise
         except Exception as exc:
-            self.errors.append(f"your {name} {describe_error(exc)}")
-            raise ProtocolError(f"{name} failed", 1011) from None
+            errors.append(f"your {name} {describe_error(exc)}")
+            raise
+        if not isinstance(result, RETURNS[name]):
+            errors.append(f"your {name} returned {type(result).__name__}")
+        return result
 
-    async def _on_ping(self, frame: Frame) -> None:
-        if "pong_for" not in self.pieces:
-            return await super()._on_ping(frame)
-        pong = self._call("pong_for", frame)
-        if not isinstance(pong, Frame):
-            self.errors.append(f"your pong_for returned {type(pong).__name__}, not a Frame")
-            raise ProtocolError("pong_for returned no Frame", 1011)
-        if self.state is scratch.State.OPEN:
-            await self._write(encode_frame(pong, mask=False, check=False))
-
-    async def _on_data(self, frame: Frame) -> None:
-        if "reassemble" not in self.pieces:
-            return await super()._on_data(frame)
-        self._fragments.append(frame)
-        if not frame.fin:
-            return
-        frames, self._fragments = self._fragments, []
-        message = self._call("reassemble", frames)
-        if not isinstance(message, str | bytes):
-            self.errors.append(f"your reassemble returned {type(message).__name__}")
-            raise ProtocolError("reassemble returned no message", 1011)
-        self._inbox.put_nowait(message)
-
-    async def _on_close(self, frame: Frame) -> None:
-        if "close_reply" not in self.pieces:
-            return await super()._on_close(frame)
-        with contextlib.suppress(ProtocolError):
-            self._close_received = close.decode_close(frame.payload)
-        reply = self._call("close_reply", frame.payload)
-        if not isinstance(reply, bytes | bytearray):
-            self.errors.append(f"your close_reply returned {type(reply).__name__}, not bytes")
-            raise ProtocolError("close_reply returned no bytes", 1011)
-        if self._close_sent is None:
-            # Sent exactly as returned (even if broken), so the client sees the learner's bytes.
-            code = int.from_bytes(reply[:2], "big") if len(reply) >= 2 else 1005
-            self._close_sent = (code, "")
-            self.state = scratch.State.CLOSING
-            await self._write(encode_frame(Frame(True, Opcode.CLOSE, reply), check=False))
+    return call
 
 
 @contextlib.asynccontextmanager
-async def plugged_server(**pieces: Callable) -> AsyncIterator[tuple[str, list[str]]]:
-    """An echo server on 127.0.0.1 whose frame loop uses ``pieces``; yields (url, errors).
-
-    The handshake is the library's (``parse_request``, ``check_request``,
-    ``build_response``); after it, each connection is a :class:`_Plugged`.
-    """
+async def plugged_server(name: str, piece: Callable) -> AsyncIterator[tuple[str, list[str]]]:
+    """A scratch echo server on 127.0.0.1 using ``piece`` as its ``name``; yields (url, errors)."""
     errors: list[str] = []
-    tasks: set[asyncio.Task[Any]] = set()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        tasks.add(task)
-        try:
-            request, data = await scratch.read_head(reader, handshake.parse_request)
-            key = handshake.check_request(request)
-            writer.write(handshake.build_response(key))
-            await writer.drain()
-        except (handshake.HandshakeError, OSError):
-            writer.transport.abort()
-            return
-        ws = _Plugged(
-            reader, writer, client=False, data=data, pieces=pieces, errors=errors, close_timeout=2
-        )
-        with contextlib.suppress(scratch.ConnectionClosed):
-            async for message in ws:
-                await ws.send(message)
-        await ws.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        yield f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", errors
-    finally:
-        server.close()
-        if tasks:
-            await asyncio.wait(tasks, timeout=TIMEOUT)
+    options = {name: _noted(name, piece, errors)}
+    async with scratch.serve(
+        scratch.echo, close_timeout=2, ping_interval=None, **options
+    ) as server:
+        yield server.url, errors
 
 
 async def raw_conversation(url: str, frames: list[Frame]) -> list[Frame]:
-    """Open a connection to ``url``, send ``frames`` (masked, unchecked), return the answers.
-
-    Reads the server's frames until its close frame or the end of TCP.
-    """
-    port = int(url.rsplit(":", 1)[1])
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            request, key = handshake.build_request(f"127.0.0.1:{port}")
-            writer.write(request)
-            response, data = await scratch.read_head(reader, handshake.parse_response)
-            handshake.check_response(response, key)
-            writer.write(b"".join(encode_frame(f, mask=True, check=False) for f in frames))
-            parser = FrameReader(expect_masked=False)
-            got = parser.feed(data)
-            while not any(f.opcode is Opcode.CLOSE for f in got):
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                got += parser.feed(chunk)
-            return got
-    finally:
-        writer.close()
+    """Send ``frames`` (masked, unchecked) to ``url``; return the answers up to a close frame."""
+    async with RawWebSocket.connect(
+        "127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=TIMEOUT
+    ) as raw:
+        for frame in frames:
+            await raw.send(frame)
+        return await raw.recv_frames(TIMEOUT)
 
 
 def describe_frames(frames: list[Frame]) -> str:
@@ -188,68 +105,65 @@ def _client(url: str) -> Any:
     return ws_connect(url, compression=None, close_timeout=2, open_timeout=TIMEOUT)
 
 
+def _own_code(name: str, solution: Any) -> list[Result]:
+    """A failing case when ``solution`` is the library's own piece, handed in as the answer."""
+    if solution is getattr(connection, name):
+        reason = f"that is wslearn.connection.{name} itself: write the function yourself"
+        return [Result("your own code, not the library's", False, reason)]
+    return []
+
+
 # --- pong_for -------------------------------------------------------------------------------
 
-PONG_HINT = "return Frame(True, Opcode.PONG, ping.payload): FIN set, opcode PONG, same payload"
+PONG_HINT = "§5.5.3: a PONG carries exactly the application data of the PING it answers"
 
 #: RFC 6455 §5.7: "Unmasked Ping request and masked Ping response" (the response is a PONG).
-RFC_PING = bytes.fromhex("89 05 48 65 6c 6c 6f")
 RFC_PONG_MASKED = bytes.fromhex("8a 85 37 fa 21 3d 7f 9f 4d 51 58")
 RFC_KEY = bytes.fromhex("37 fa 21 3d")
 
 
 def _pong_problem(got: Any, payload: bytes) -> str:
-    """What is wrong with ``got`` as the PONG for a PING carrying ``payload`` ('' if nothing)."""
-    if not isinstance(got, Frame):
-        return f"got {type(got).__name__}; return a framing.Frame"
-    if got.opcode is not Opcode.PONG:
-        return f"got a {got.opcode.name} frame; the answer to a PING is a PONG (opcode 0xA)"
-    if not got.fin:
-        return "FIN is not set; control frames are never fragmented (§5.5): fin=True"
-    if got.payload != payload:
-        return (
-            f"payload {got.payload[:20]!r}; §5.5.3: the PONG carries the PING's payload unchanged"
-        )
-    if got.rsv1 or got.rsv2 or got.rsv3:
-        return "an RSV bit is set; no extension was agreed, so all three stay 0"
-    return ""
+    """What is wrong with ``got`` as the PONG payload for a PING carrying ``payload``."""
+    if isinstance(got, Frame):
+        return "got a Frame; return only the PONG's payload (bytes): the connection frames it"
+    if isinstance(got, str):
+        return "got str; a payload is bytes: no decoding needed"
+    if not isinstance(got, bytes | bytearray):
+        return f"got {type(got).__name__}; return bytes"
+    if bytes(got) == payload:
+        return ""
+    if not got and payload:
+        return f"got an empty payload; {PONG_HINT}"
+    return f"got {bytes(got)[:20]!r}, a changed payload; {PONG_HINT}"
 
 
-def _pong_case(description: str, pong_for: Callable, ping: Frame) -> Result:
+def _pong_case(description: str, pong_for: Callable, payload: bytes) -> Result:
     try:
-        got = pong_for(ping)
+        got = pong_for(payload)
     except Exception as exc:
         return Result(description, False, f"{describe_error(exc)}; {PONG_HINT}")
-    problem = _pong_problem(got, ping.payload)
+    problem = _pong_problem(got, payload)
     return Result(description, not problem, problem)
 
 
 @exercise("pong_for", notebook=NOTEBOOK)
-async def check_pong_for(pong_for: Callable[[Frame], Frame]) -> list[Result]:
-    """The PONG frame that answers a PING frame (§5.5.2, §5.5.3)."""
-    rfc_ping = Frame(True, Opcode.PING, b"Hello")
+async def check_pong_for(pong_for: Callable[[bytes], bytes]) -> list[Result]:
+    """The payload of the PONG that answers a PING's payload (§5.5.2, §5.5.3)."""
     results = [
-        _pong_case("PING b'hello'", pong_for, Frame(True, Opcode.PING, b"hello")),
-        _pong_case("PING with an empty payload", pong_for, Frame(True, Opcode.PING, b"")),
-        _pong_case(
-            "PING with 125 bytes, the most a control frame holds",
-            pong_for,
-            Frame(True, Opcode.PING, bytes(range(125))),
-        ),
-        _pong_case(
-            "a masked PING as a server decodes it (mask kept on the Frame)",
-            pong_for,
-            Frame(True, Opcode.PING, b"\x00\xffping", mask=RFC_KEY),
-        ),
+        *_own_code("pong_for", pong_for),
+        _pong_case("PING b'hello'", pong_for, b"hello"),
+        _pong_case("PING with an empty payload", pong_for, b""),
+        _pong_case("PING with 125 bytes, the most a control frame holds", pong_for, bytes(range(125))),
+        _pong_case("PING with bytes that are not text", pong_for, b"\x00\xff\x80ping"),
         case(
             "RFC 6455 §5.7: the PING 89 05 'Hello', answered with the RFC's masked PONG bytes",
-            lambda: encode_frame(pong_for(rfc_ping), mask=RFC_KEY),
+            lambda: encode_frame(Frame(True, Opcode.PONG, pong_for(b"Hello")), mask=RFC_KEY),
             RFC_PONG_MASKED,
             hint=PONG_HINT,
         ),
     ]
 
-    async with plugged_server(pong_for=pong_for) as (url, errors):
+    async with plugged_server("pong_for", pong_for) as (url, errors):
 
         async def raw() -> tuple[bool, str]:
             got = await raw_conversation(
@@ -347,7 +261,8 @@ REASSEMBLE_ERRORS = [
 @exercise("reassemble", notebook=NOTEBOOK)
 async def check_reassemble(reassemble: Callable[[list[Frame]], str | bytes]) -> list[Result]:
     """One message from its frames, with §5.4's continuation rules."""
-    results = [
+    results = _own_code("reassemble", reassemble)
+    results += [
         case(
             description,
             lambda frames=frames: reassemble(list(frames)),
@@ -364,7 +279,7 @@ async def check_reassemble(reassemble: Callable[[list[Frame]], str | bytes]) -> 
         for description, frames in REASSEMBLE_ERRORS
     ]
 
-    async with plugged_server(reassemble=reassemble) as (url, errors):
+    async with plugged_server("reassemble", reassemble) as (url, errors):
 
         async def fragmented() -> tuple[bool, str]:
             async with _client(url) as ws:
@@ -412,7 +327,7 @@ INVALID_HINT = (
 CLOSE_ECHOES = [
     # (description, payload, expected code)
     ("1000, no reason", b"\x03\xe8", 1000),
-    ("the seed's close(1000, 'Closing normally!')", b"\x03\xe8Closing normally!", 1000),
+    ("the 2016 article's close(1000, 'Closing normally!')", b"\x03\xe8Closing normally!", 1000),
     ("1001 going away", b"\x03\xe9", 1001),
     ("4000 'bye'", b"\x0f\xa0bye", 4000),
     ("3000 with a non-ASCII reason", b"\x0b\xb8" + "réglé ✓".encode(), 3000),
@@ -454,12 +369,13 @@ def _answer(reply: Any) -> tuple[int, str] | str:
 async def check_close_reply(close_reply: Callable[[bytes], bytes]) -> list[Result]:
     """The payload of the close frame that answers a peer's close frame."""
     results = [
+        *_own_code("close_reply", close_reply),
         case(
             "an empty close payload",
             lambda: close_reply(b""),
             b"",
             hint="no code to echo, and 1005 may never be sent: answer with an empty payload",
-        )
+        ),
     ]
     for description, payload, code in CLOSE_ECHOES:
         reason = payload[2:].decode()
@@ -485,7 +401,7 @@ async def check_close_reply(close_reply: Callable[[bytes], bytes]) -> list[Resul
             )
         )
 
-    async with plugged_server(close_reply=close_reply) as (url, errors):
+    async with plugged_server("close_reply", close_reply) as (url, errors):
 
         async def client_closes(code: int | None) -> tuple[bool, str]:
             async with _client(url) as ws:

@@ -14,7 +14,7 @@ from wslearn.plots.frames import FRAME_FIELDS, frame_layout, header_sizes
 from wslearn.plots.handshake import handshake_sequence
 from wslearn.plots.lifecycle import readystate_timeline
 from wslearn.plots.polling import polling_vs_push
-from wslearn.plots.server import frame_loop
+from wslearn.plots.server import closing_states, frame_loop
 from wslearn.plots.style import (
     BAD,
     CLIENT,
@@ -46,6 +46,7 @@ __all__ = [
     "buffered_amount",
     "close_code_ranges",
     "closing_handshakes",
+    "closing_states",
     "compression_costs",
     "context_takeover",
     "delivery_latency",
