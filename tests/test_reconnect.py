@@ -42,9 +42,11 @@ def test_backoff_stays_at_the_cap_after_thousands_of_attempts():
 
 
 def draws(jitter: str, steps: int = 6, runs: int = 3000) -> list[list[float]]:
-    """``runs`` schedules of ``steps`` delays each, from one seeded generator: per step, the draws."""
+    """``runs`` schedules of ``steps`` delays from one seeded generator, grouped by step."""
     rng = random.Random(20161129)
-    schedules = [list(islice(backoff(0.1, 1.6, jitter=jitter, rng=rng), steps)) for _ in range(runs)]
+    schedules = [
+        list(islice(backoff(0.1, 1.6, jitter=jitter, rng=rng), steps)) for _ in range(runs)
+    ]
     return [list(column) for column in zip(*schedules, strict=True)]
 
 
@@ -110,6 +112,12 @@ def test_default_policy_reconnects_after_drops_and_temporary_trouble_only():
 # --- ReconnectingWebSocket: reconnecting ----------------------------------------------------
 
 
+async def back_on(server, port):
+    """Start a stopped server again on the port its clients know."""
+    server.port = port
+    await server.start()
+
+
 def fast(**kwargs):
     return backoff(0.02, 0.2, rng=random.Random(1), **kwargs)
 
@@ -124,8 +132,7 @@ def test_reconnects_after_a_server_stop_and_restart_on_the_same_port():
             first = await ws.wait_for("reconnect", timeout=2)
             state_while_down = ws.readyState
             await asyncio.sleep(0.2)  # a few attempts fail while nothing listens
-            server.port = port
-            await server.start()
+            await back_on(server, port)
             await ws.wait_for("open", timeout=3)
             ws.send("back")
             echoed = await ws.wait_for("message", timeout=2)
@@ -281,8 +288,7 @@ def test_sends_while_reconnecting_are_queued_in_order_then_refused_past_the_boun
             with pytest.raises(SendQueueFull, match="2 messages are already queued"):
                 ws.send("three")
             queued = ws.bufferedAmount
-            server.port = port
-            await server.start()
+            await back_on(server, port)
             await ws.wait_for("open", timeout=3)
             await asyncio.sleep(0.1)
             ws.close()
@@ -444,8 +450,7 @@ def test_resume_gives_every_sequence_number_exactly_once_across_restarts():
                 await asyncio.sleep(0.15)
                 await feed.kill()  # no close frame: whatever was in flight is lost
                 await asyncio.sleep(0.05)
-                feed.port = port
-                await feed.start()
+                await back_on(feed, port)
             await ws.wait_for("open", timeout=3)
             await asyncio.sleep(0.15)
             ws.close()
