@@ -50,6 +50,9 @@ class Exercise:
     notebook: str
     checker: Callable[[Any], Any]
     summary: str = ""
+    #: library callables (``"wslearn.handshake.accept_key"``) whose use is the answer, not a
+    #: solution: the checks and the grader fail a solution that calls them (see ``shortcuts``)
+    shortcuts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,10 +61,26 @@ class Report:
 
     exercise: str
     results: list[Result] = field(default_factory=list)
+    max_points: float = 1.0
 
     @property
     def passed(self) -> bool:
         return bool(self.results) and all(r.passed for r in self.results)
+
+    @property
+    def points(self) -> float:
+        """Partial credit, as the gradebook gives it: cases passed / cases, times the weight."""
+        if not self.results:
+            return 0.0
+        score = sum(r.passed for r in self.results)
+        return round(self.max_points * score / len(self.results), 2)
+
+    def _score(self) -> str:
+        score = sum(r.passed for r in self.results)
+        return (
+            f"{score}/{len(self.results)} cases passed, "
+            f"{self.points:g}/{self.max_points:g} point{'s' * (self.max_points != 1)}"
+        )
 
     def __bool__(self) -> bool:
         return self.passed
@@ -70,12 +89,13 @@ class Report:
         return {
             "exercise": self.exercise,
             "passed": self.passed,
+            "points": self.points,
+            "max_points": self.max_points,
             "results": [asdict(r) for r in self.results],
         }
 
     def __str__(self) -> str:
-        score = sum(r.passed for r in self.results)
-        lines = [f"{self.exercise}: {score}/{len(self.results)} cases passed"]
+        lines = [f"{self.exercise}: {self._score()}"]
         for r in self.results:
             mark = "PASS" if r.passed else "FAIL"
             lines.append(f"  {mark}  {r.case}" + (f"  → {r.message}" if not r.passed else ""))
@@ -89,10 +109,9 @@ class Report:
             f"<td>{'' if r.passed else html.escape(r.message)}</td></tr>"
             for r in self.results
         )
-        score = sum(r.passed for r in self.results)
         verdict = "Well done!" if self.passed else "Not yet: read the hints and try again."
         return (
-            f"<b>{html.escape(self.exercise)}</b>: {score}/{len(self.results)} cases passed. "
+            f"<b>{html.escape(self.exercise)}</b>: {html.escape(self._score())}. "
             f"{verdict}<table><tr><th></th><th>case</th><th>hint</th></tr>{rows}</table>"
         )
 
@@ -104,13 +123,17 @@ _REGISTRY: dict[str, Exercise] = {}
 _loaded = False
 
 
-def exercise(name: str, *, notebook: str, summary: str = "") -> Callable[[Callable], Callable]:
-    """Register the checker of exercise ``name`` (one per name)."""
+def exercise(
+    name: str, *, notebook: str, summary: str = "", shortcuts: tuple[str, ...] | list[str] = ()
+) -> Callable[[Callable], Callable]:
+    """Register the checker of exercise ``name`` (one per name) and its ``shortcuts``."""
 
     def register(checker: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if name in _REGISTRY and _REGISTRY[name].checker is not checker:
             raise ValueError(f"exercise {name!r} is registered twice")
-        _REGISTRY[name] = Exercise(name, notebook, checker, summary or (checker.__doc__ or ""))
+        _REGISTRY[name] = Exercise(
+            name, notebook, checker, summary or (checker.__doc__ or ""), tuple(shortcuts)
+        )
         return checker
 
     return register
@@ -144,6 +167,8 @@ def for_notebook(notebook: str) -> list[str]:
 def describe_error(exc: BaseException) -> str:
     if isinstance(exc, NotImplementedError):
         return NOT_WRITTEN
+    if type(exc).__name__ == "ShortcutUsed":  # its message is the whole story
+        return str(exc)
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (line {frame[0].lineno})" if frame else ""
     return f"raised {type(exc).__name__}: {exc}{where}"
@@ -159,27 +184,37 @@ def case(
     *,
     hint: str = "",
     compare: Callable[[Any, Any], bool] | None = None,
+    diagnose: Callable[[Any], str | None] | None = None,
 ) -> Result:
     """Run one case: call ``compute()`` and compare with ``expected``.
 
     With ``expected`` omitted, ``compute`` passes when it returns a truthy
     value. Exceptions become failures that name the exception, so a learner
-    sees "raised KeyError: 'Upgrade'" rather than a traceback.
+    sees "raised KeyError: 'Upgrade'" rather than a traceback. A failure
+    shows what the learner's code returned, never the expected answer, and
+    then ``diagnose(got)`` (the known mistake that gives this value, see
+    ``wslearn.exercises.mistakes``) or, failing that, ``hint``.
     """
     try:
         got = compute()
     except NotImplementedError:
         return Result(description, False, NOT_WRITTEN)  # no hint yet: nothing was tried
     except Exception as exc:
+        if type(exc).__name__ == "ShortcutUsed":
+            return Result(description, False, describe_error(exc))
         return Result(description, False, _join(describe_error(exc), hint))
     if expected is _MISSING:
         return Result(description, bool(got), "" if got else hint)
     same = compare(got, expected) if compare else got == expected
     if same:
         return Result(description, True)
-    return Result(
-        description, False, _join(f"got {_short(got)}, expected {_short(expected)}", hint)
-    )
+    diagnosis = None
+    if diagnose is not None:
+        try:
+            diagnosis = diagnose(got)
+        except Exception:  # a learner's odd value must not break the check
+            diagnosis = None
+    return Result(description, False, _join(f"got {_short(got)}", diagnosis or hint))
 
 
 def raises(
@@ -218,17 +253,22 @@ def run_checker(name: str, obj: Any) -> Report:
     exercises = registry()
     if name not in exercises:
         raise KeyError(f"no exercise named {name!r}; known: {', '.join(sorted(exercises))}")
-    report = Report(name)
-    try:
-        outcome = exercises[name].checker(obj)
-        if inspect.isawaitable(outcome):
-            from wslearn.jupyter import run
+    from wslearn.exercises.shortcuts import reason, tripwires
 
-            outcome = run(outcome)
-        for result in outcome:
-            report.results.append(result)
-    except Exception as exc:  # a checker must not crash on a learner's mistake
-        report.results.append(Result("running the checks", False, describe_error(exc)))
+    report = Report(name)
+    with tripwires(exercises[name].shortcuts, obj) as used:
+        try:
+            outcome = exercises[name].checker(obj)
+            if inspect.isawaitable(outcome):
+                from wslearn.jupyter import run
+
+                outcome = run(outcome)
+            for result in outcome:
+                report.results.append(result)
+        except Exception as exc:  # a checker must not crash on a learner's mistake
+            report.results.append(Result("running the checks", False, describe_error(exc)))
+    if used:  # the answer came from the library: no credit, whatever the cases said
+        report.results = [Result("your own code, not the library's", False, reason(used[0]))]
     return report
 
 
