@@ -8,6 +8,10 @@
 - ``# %% exercise=NAME``: an exercise cell (reference solution between
   ``### BEGIN SOLUTION`` and ``### END SOLUTION``).
 - ``# %% check=NAME``: the cell that checks exercise NAME.
+- ``# %% setup``: a code cell the exercises need, run whole when grading (the
+  grader otherwise takes only the definitions of the cells above an exercise:
+  imports, functions, classes and ``NAME = <literal>``; see
+  ``wslearn.exercises.release.grading_plan``).
 
 Exercise and check cells get both wslearn's metadata (what the grader reads)
 and nbgrader's, so teachers who use nbgrader can use the notebooks as they are.
@@ -23,7 +27,8 @@ import nbformat
 from nbformat import NotebookNode
 
 MARKER = re.compile(
-    r"^# %%(?: \[(?P<kind>markdown)\])?(?: (?P<key>exercise|check)=(?P<name>\w+))?\s*$"
+    r"^# %%(?: \[(?P<kind>markdown)\])?"
+    r"(?: (?P<key>exercise|check)=(?P<name>\w+)| (?P<setup>setup))?\s*$"
 )
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -71,6 +76,8 @@ def _cell(header: re.Match[str], lines: list[str]) -> NotebookNode:
     if header["key"] == "exercise":
         cell.metadata.wslearn = {"exercise": name}
         cell.metadata.nbgrader = _nbgrader(name, solution=True)
+    elif header["setup"]:
+        cell.metadata.wslearn = {"setup": True}
     elif header["key"] == "check":
         cell.metadata.wslearn = {"check": name}
         cell.metadata.nbgrader = _nbgrader(f"{name}_check", solution=False)

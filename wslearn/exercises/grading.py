@@ -1,31 +1,46 @@
-"""Grading a folder of student notebooks, as a pytest plugin.
+"""Grading a class: student code isolated, checks it cannot reach, one gradebook with points.
 
-``pytest --grade student/`` collects every ``*.ipynb`` in ``student/`` and
-makes one test per exercise per notebook (``00_why_websocket.ipynb::
-polling_cost``). Each notebook runs once, top to bottom, in a fresh kernel
-with nbclient; every cell has a time limit, after which the kernel is
-interrupted and the run goes on, and errors are recorded instead of stopping
-the run. Each exercise then passes or fails on its own:
+``pytest --grade submissions/`` grades a folder of student folders (the folder
+name is the student id), or one student's folder. The submissions are data:
+pytest never collects or imports anything from them (the folder is an
+option's value, not a test path; no ``conftest.py``, plugin or ``.pth`` in it
+is ever loaded), and the grader reads only regular ``*.ipynb`` files as JSON;
+symlinks and other files are listed in the gradebook as ignored, never
+followed.
 
-- its exercise cell raised (a stub, a syntax error, a missing import):
-  failed, with the error;
-- its check cell reported failed cases: failed, with the hints;
-- the cell is not in the notebook at all: failed, "exercise cell missing".
+For each notebook the course decides what is graded: the exercises, the code
+they need and what each check receives come from the course's own release of
+that notebook (``release.grading_plan``), and the student's notebook only
+supplies the exercise cells (found by their ``wslearn``/nbgrader cell id, or by
+the function they define). The student's code runs in a
+``wslearn.exercises.sandbox.Sandbox`` (its own limited process tree); the
+checks run here, in the grader, and call the student's functions across the
+boundary with plain data. Nothing the notebook printed or displayed counts.
 
-The expected exercises of a course notebook come from the registry (not from
-the student's file), so a deleted exercise still shows up as a failure.
-A summary for a gradebook is written next to the notebooks (``grades.csv``
-and ``grades.json``: notebook, exercise, passed, reason), or to
-``--grade-report PATH``.
+Each exercise is worth its weight (``Exercise.points``, 1 by default), earned
+in proportion to the cases passed. The gradebook, written atomically once
+every student is graded, to ``--grade-report DIR`` or to ``<submissions>-grades/``
+beside the submissions: ``grades.csv`` and ``grades.json`` (student, notebook,
+exercise, points, max_points, passed, reason, cases_passed, cases),
+``summary.csv`` (student, points per notebook, total, max) and what each
+notebook printed under ``output/``. ``--grade-workers N`` grades N students at
+a time; the gradebook is the same as a serial run's.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import re
+import stat
+import tempfile
+import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +48,391 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 
-from wslearn.exercises import MIME, NOT_WRITTEN, for_notebook
+from wslearn.exercises import NOT_WRITTEN, describe_error, registry, run_checker
+from wslearn.exercises.release import Step, grading_plan
+from wslearn.exercises.sandbox import Limits, Sandbox, SandboxBroken, isolation
 
+__all__ = [
+    "COURSE",
+    "Course",
+    "Grade",
+    "Gradebook",
+    "execute",
+    "exercise_cells",
+    "grade_class",
+    "grade_notebook",
+    "grade_student",
+    "summarize",
+    "write_gradebook",
+]
+
+COURSE = Path(__file__).resolve().parents[2] / "notebooks"  # the reference notebooks
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\w+)["']""")
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+LIMITS = Limits()  # the default limits of student code
 
 
 @dataclass(frozen=True)
 class Grade:
+    """One row of the gradebook: one exercise of one notebook of one student."""
+
+    student: str
     notebook: str
     exercise: str
+    points: float
+    max_points: float
     passed: bool
     reason: str = ""
+    cases_passed: int = 0
+    cases: int = 0
+
+
+@dataclass
+class Gradebook:
+    grades: list[Grade]
+    isolation: str
+    outputs: dict[tuple[str, str], str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def student_grades(self, student: str) -> list[Grade]:
+        return [g for g in self.grades if g.student == student]
+
+
+@dataclass(frozen=True)
+class CourseNotebook:
+    stem: str
+    plan: list[Step]
+    points: dict[str, float]
+
+
+class Course:
+    """The course's notebooks (the teacher's, with solutions: never shown to student code)."""
+
+    def __init__(self, folder: Path = COURSE) -> None:
+        self.folder = Path(folder).resolve()
+        exercises = registry()
+        self.notebooks: dict[str, CourseNotebook] = {}
+        for path in sorted(self.folder.glob("*.ipynb")):
+            plan = grading_plan(nbformat.read(path, as_version=4))
+            points = {
+                s.exercise: float(getattr(exercises.get(s.exercise), "points", 1) or 1)
+                for s in plan
+                if s.kind == "exercise"
+            }
+            self.notebooks[path.stem] = CourseNotebook(path.stem, plan, points)
+
+    def match(self, stem: str) -> CourseNotebook | None:
+        """The course notebook a submitted file is, by name or by its number (``01_… (Ada)``)."""
+        if stem in self.notebooks:
+            return self.notebooks[stem]
+        number = stem.split("_", 1)[0]
+        found = [nb for name, nb in self.notebooks.items() if name.split("_", 1)[0] == number]
+        return found[0] if number.isdigit() and len(found) == 1 else None
+
+
+# -- one notebook ------------------------------------------------------------------------------
+
+
+def _read_submission(path: Path) -> tuple[NotebookNode | None, str]:
+    """The submitted notebook as data, or why it is refused (never follows a symlink)."""
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            return None, "refused: the submission is a symlink (never followed)"
+        if not stat.S_ISREG(info.st_mode):
+            return None, "refused: not a regular file"
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            return None, f"refused: larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            text = f.read(MAX_NOTEBOOK_BYTES + 1).decode("utf-8")
+        return nbformat.reads(text, as_version=4), ""
+    except Exception as exc:
+        return None, f"notebook could not be read: {type(exc).__name__}: {exc}"[:300]
+
+
+def student_cell(notebook: NotebookNode, step: Step) -> str | None:
+    """The student's cell for exercise ``step``: by cell id, else by what it defines."""
+    code = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    for cell in code:
+        meta = cell.get("metadata", {})
+        wslearn, nbgrader = meta.get("wslearn", {}), meta.get("nbgrader", {})
+        if (isinstance(wslearn, dict) and wslearn.get("exercise") == step.exercise) or (
+            isinstance(nbgrader, dict) and nbgrader.get("grade_id") == step.exercise
+        ):
+            return str(cell.get("source", ""))
+    name = re.escape(step.target)
+    defines = re.compile(rf"^(?:async\s+def|def|class)\s+{name}\b|^{name}\s*=", re.MULTILINE)
+    for cell in code:
+        if defines.search(str(cell.get("source", ""))):
+            return str(cell.get("source", ""))
+    return None
+
+
+def _cell_error(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):
+        return NOT_WRITTEN
+    if isinstance(exc, SandboxBroken):
+        return str(exc)
+    return f"your code {describe_error(exc)}"
+
+
+def grade_notebook(
+    path: Path,
+    course: CourseNotebook,
+    student: str,
+    *,
+    limits: Limits = LIMITS,
+    hide: tuple[Path, ...] = (),
+) -> tuple[list[Grade], str]:
+    """Grade one submitted notebook; returns its rows and what its code printed."""
+    exercises = [s for s in course.plan if s.kind == "exercise"]
+
+    def row(step: Step, passed: int = 0, cases: int = 0, reason: str = "") -> Grade:
+        weight = course.points[step.exercise]
+        points = round(weight * passed / cases, 2) if cases else 0.0
+        return Grade(student, course.stem, step.exercise, points, weight,
+                     bool(cases) and passed == cases, reason, passed, cases)
+
+    notebook, refused = _read_submission(path)
+    if notebook is None:
+        return [row(step, reason=refused) for step in exercises], ""
+    shortcuts = {
+        name: list(getattr(ex, "shortcuts", ()) or ()) for name, ex in registry().items()
+    }
+    grades: list[Grade] = []
+    with Sandbox(limits, hide=hide, shortcuts=shortcuts) as box:
+        done: list[tuple[str, str]] = []  # (code, label) run so far: replayed after a restart
+
+        def run(code: str, label: str) -> None:
+            if not box.alive:
+                box.start()
+                for earlier, earlier_label in done:
+                    try:
+                        box.run_cell(earlier, earlier_label)
+                    except SandboxBroken:
+                        raise
+                    except Exception:
+                        pass  # its exercise has its grade already
+            done.append((code, label))
+            box.run_cell(code, label)
+
+        for step in course.plan:
+            if step.kind == "setup":
+                try:
+                    run(step.code, "setup")
+                except SandboxBroken:
+                    pass  # the next exercise starts a fresh worker and says why if it fails
+                except Exception:
+                    pass  # a course definition that needs a demo: the exercises may not
+                continue
+            source = student_cell(notebook, step)
+            if source is None:
+                grades.append(row(step, reason="exercise cell missing"))
+                continue
+            if source.strip() == step.code.strip():  # the released stub, untouched
+                grades.append(row(step, reason=NOT_WRITTEN))
+                continue
+            try:
+                run(source, f"cell {step.exercise}")
+                target = box.get(step.target, step.exercise)
+            except NameError:
+                grades.append(row(step, reason=f"the exercise cell defines no {step.target}"))
+                continue
+            except Exception as exc:
+                grades.append(row(step, reason=_cell_error(exc)))
+                if isinstance(exc, SandboxBroken):
+                    done.pop()  # do not replay the cell that broke the worker
+                continue
+            report = run_checker(step.exercise, target)
+            results = [asdict(r) for r in report.results]
+            passed = sum(r["passed"] for r in results)
+            reason = "" if report.passed else summarize(results)
+            grades.append(row(step, passed, len(results), _stable(reason)))
+    return grades, box.output()
+
+
+def _stable(reason: str) -> str:
+    """A reason without the parts that change from run to run (ports, addresses)."""
+    reason = re.sub(r"(127\.0\.0\.1'?[:,]\s?)\d+", r"\1PORT", reason)
+    return re.sub(r"0x[0-9a-f]{6,}", "0x…", reason)
+
+
+# -- one student, a class ----------------------------------------------------------------------
+
+
+def _entries(folder: Path) -> Iterator[Path]:
+    with os.scandir(folder) as it:
+        yield from sorted(Path(e.path) for e in it)
+
+
+def grade_student(
+    folder: Path,
+    course: Course,
+    notebooks: list[str],
+    *,
+    limits: Limits = LIMITS,
+    hide: tuple[Path, ...] = (),
+) -> tuple[list[Grade], dict[tuple[str, str], str]]:
+    """Grade one student's folder on ``notebooks`` (course stems); refuse anything else."""
+    student = folder.name
+    grades: list[Grade] = []
+    outputs: dict[tuple[str, str], str] = {}
+    submitted: dict[str, Path] = {}
+    for path in _entries(folder):
+        if path.name == ".ipynb_checkpoints":
+            continue
+        matched = course.match(path.stem) if path.suffix == ".ipynb" else None
+        if matched is None or matched.stem in submitted:
+            why = "not a notebook of the course" if path.suffix == ".ipynb" and not matched else (
+                "a second copy of the same notebook" if matched else "not a notebook")
+            kind = "symlink" if path.is_symlink() else "folder" if path.is_dir() else "file"
+            grades.append(Grade(student, path.name, "", 0.0, 0.0, False,
+                                f"ignored {kind}: {why}"))
+            continue
+        submitted[matched.stem] = path
+    for stem in notebooks:
+        nb = course.notebooks[stem]
+        if stem not in submitted:
+            grades.extend(
+                Grade(student, stem, s.exercise, 0.0, nb.points[s.exercise], False,
+                      "notebook not submitted")
+                for s in nb.plan if s.kind == "exercise"
+            )
+            continue
+        rows, printed = grade_notebook(submitted[stem], nb, student, limits=limits, hide=hide)
+        grades.extend(rows)
+        outputs[(student, stem)] = printed
+    return grades, outputs
+
+
+def students(root: Path) -> list[Path]:
+    """The student folders of ``root``: itself if it holds notebooks, else its sub-folders."""
+    entries = list(_entries(root))
+    if any(p.suffix == ".ipynb" for p in entries if not p.is_dir()):
+        return [root]
+    return [p for p in entries if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
+
+
+def _assignment(folders: list[Path], course: Course) -> list[str]:
+    """The course notebooks handed in by at least one student (the assignment)."""
+    found = set()
+    for folder in folders:
+        for path in _entries(folder):
+            nb = course.match(path.stem) if path.suffix == ".ipynb" else None
+            if nb is not None:
+                found.add(nb.stem)
+    return sorted(found)
+
+
+def _grade_one(args: tuple[Path, Path, list[str], Limits, tuple[Path, ...]]) -> Any:
+    folder, course_folder, notebooks, limits, hide = args
+    return grade_student(folder, Course(course_folder), notebooks, limits=limits, hide=hide)
+
+
+def grade_class(
+    root: Path,
+    *,
+    course_folder: Path = COURSE,
+    limits: Limits = LIMITS,
+    workers: int = 1,
+    report: Path | None = None,
+) -> Gradebook:
+    """Grade every student under ``root`` (see ``students``), ``workers`` at a time."""
+    start = time.monotonic()
+    root = Path(root).resolve()
+    course = Course(course_folder)
+    folders = students(root)
+    notebooks = _assignment(folders, course)
+    # what student code must not see: the course (its checkout), the class, the gradebook
+    hide = tuple(p for p in {course.folder.parent, root, *((report and [report]) or [])})
+    jobs = [(folder, course.folder, notebooks, limits, hide) for folder in folders]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            done = list(pool.map(_grade_one, jobs))
+    else:
+        done = [grade_student(f, course, notebooks, limits=limits, hide=hide) for f in folders]
+    grades = [g for rows, _ in done for g in rows]
+    outputs = {key: text for _, out in done for key, text in out.items()}
+    return Gradebook(grades, isolation(), outputs, time.monotonic() - start)
+
+
+# -- the gradebook -----------------------------------------------------------------------------
+
+COLUMNS = [f.name for f in fields(Grade)]
+
+
+def summary_rows(book: Gradebook) -> list[dict[str, Any]]:
+    """One row per student: points per notebook, total and the maximum."""
+    notebooks = sorted({g.notebook for g in book.grades if g.exercise})
+    rows = []
+    for student in sorted({g.student for g in book.grades}):
+        mine = [g for g in book.student_grades(student) if g.exercise]
+        row: dict[str, Any] = {"student": student}
+        for nb in notebooks:
+            row[nb] = _number(sum(g.points for g in mine if g.notebook == nb))
+        row["total"] = _number(sum(g.points for g in mine))
+        row["max"] = _number(sum(g.max_points for g in mine))
+        rows.append(row)
+    return rows
+
+
+def _number(value: float) -> float | int:
+    value = round(value, 2)
+    return int(value) if value == int(value) else value
+
+
+def write_gradebook(book: Gradebook, folder: Path) -> list[Path]:
+    """Write grades.csv, grades.json, summary.csv and output/, each file atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{**asdict(g), "points": _number(g.points), "max_points": _number(g.max_points)}
+            for g in book.grades]
+    table = io.StringIO()
+    table.write(f"# wslearn gradebook; student code isolation: {book.isolation}\n")
+    writer = csv.DictWriter(table, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    summary = summary_rows(book)
+    summary_text = io.StringIO()
+    if summary:
+        writer = csv.DictWriter(summary_text, fieldnames=list(summary[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(summary)
+    meta = {"isolation": book.isolation, "grades": rows, "summary": summary}
+    files = {
+        "grades.csv": table.getvalue(),
+        "grades.json": json.dumps(meta, indent=1, ensure_ascii=False) + "\n",
+        "summary.csv": summary_text.getvalue(),
+    }
+    for (student, notebook), text in sorted(book.outputs.items()):
+        if text:
+            files[f"output/{student}/{notebook}.txt"] = text
+    written = []
+    for name, text in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".grading-")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+        written.append(target)
+    return written
+
+
+def read_gradebook(folder: Path) -> list[dict[str, Any]]:
+    """The rows of ``folder/grades.json``."""
+    return json.loads((folder / "grades.json").read_text())["grades"]
+
+
+# -- helpers kept for the course's own notebook runs -------------------------------------------
 
 
 def execute(path: Path, *, timeout: float = 30.0) -> tuple[NotebookNode | None, str]:
-    """Run the notebook at ``path`` in a fresh kernel; never raises.
+    """Run a course notebook top to bottom in a fresh kernel (the teacher's; not grading).
 
-    Returns the notebook with its outputs (as far as it got) and a reason when
-    the run as a whole broke (unreadable file, kernel died), else "".
+    Returns the notebook with its outputs and a reason when the run as a whole
+    broke, else "". Used by the course's own tests (every notebook runs).
     """
     try:
         notebook = nbformat.read(path, as_version=4)
@@ -64,41 +446,14 @@ def execute(path: Path, *, timeout: float = 30.0) -> tuple[NotebookNode | None, 
         startup_timeout=60,
         allow_errors=True,
         interrupt_on_timeout=True,
-        error_on_timeout={
-            "ename": "Timeout",
-            "evalue": f"the cell ran longer than {timeout:g} s (an endless loop?)",
-            "traceback": [],
-        },
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
     try:
         client.execute()
-    except Exception as exc:  # the kernel died or would not start
+    except Exception as exc:
         return notebook, f"the notebook stopped running: {type(exc).__name__}: {exc}"
     return notebook, ""
-
-
-TOO_LONG = "it ran longer than the time limit and was stopped (an endless loop?)"
-
-
-def _error(cell: NotebookNode) -> str | None:
-    for output in cell.get("outputs", []):
-        if output.output_type == "error":
-            if output.ename == "NotImplementedError":
-                return NOT_WRITTEN
-            if output.ename in ("Timeout", "KeyboardInterrupt"):  # our interrupt after the limit
-                return TOO_LONG
-            return f"{output.ename}: {output.evalue}"
-    return None
-
-
-def _report(cell: NotebookNode) -> dict[str, Any] | None:
-    for output in cell.get("outputs", []):
-        data = output.get("data", {})
-        if MIME in data:
-            return data[MIME]
-    return None
 
 
 def exercise_cells(notebook: NotebookNode) -> dict[str, tuple[int | None, int | None]]:
@@ -117,39 +472,6 @@ def exercise_cells(notebook: NotebookNode) -> dict[str, tuple[int | None, int | 
     return found
 
 
-def grade_executed(
-    notebook: NotebookNode | None, name: str, expected: list[str], broke: str
-) -> list[Grade]:
-    """Grade each expected exercise from an executed notebook's outputs."""
-    if notebook is None:
-        return [Grade(name, exercise, False, broke) for exercise in expected]
-    cells = exercise_cells(notebook)
-    grades = []
-    for exercise in expected:
-        solution, checker = cells.get(exercise, (None, None))
-        grades.append(Grade(name, exercise, *_verdict(notebook, solution, checker, broke)))
-    return grades
-
-
-def _verdict(
-    notebook: NotebookNode, solution: int | None, checker: int | None, broke: str
-) -> tuple[bool, str]:
-    if solution is None:
-        return False, "exercise cell missing"
-    if error := _error(notebook.cells[solution]):
-        return False, error if error in (NOT_WRITTEN, TOO_LONG) else f"your code raised {error}"
-    if checker is None:
-        return False, "check cell missing"
-    if error := _error(notebook.cells[checker]):
-        return False, error if error == TOO_LONG else f"the check cell raised {error}"
-    report = _report(notebook.cells[checker])
-    if report is None:
-        return False, broke or "the check did not run"
-    if report["passed"]:
-        return True, ""
-    return False, summarize(report["results"])
-
-
 def summarize(results: list[dict[str, Any]], shown: int = 2) -> str:
     """One line for a gradebook: how many cases failed, and the first ones with their hints."""
     failed = [r for r in results if not r["passed"]]
@@ -160,134 +482,128 @@ def summarize(results: list[dict[str, Any]], shown: int = 2) -> str:
     return f"{len(failed)}/{len(results)} cases failed: {first}{more}"
 
 
-def grade_notebook(path: Path, *, timeout: float = 30.0) -> list[Grade]:
-    """Run and grade one notebook: one ``Grade`` per exercise."""
-    notebook, broke = execute(path, timeout=timeout)
-    expected = for_notebook(path.stem)
-    if not expected and notebook is not None:
-        expected = list(exercise_cells(notebook))
-    return grade_executed(notebook, path.stem, expected, broke)
-
-
-def write_summary(grades: list[Grade], csv_path: Path) -> None:
-    """Write the gradebook: ``csv_path`` and the same rows as JSON beside it."""
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [asdict(g) for g in grades]
-    with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["notebook", "exercise", "passed", "reason"])
-        writer.writeheader()
-        writer.writerows(rows)
-    csv_path.with_suffix(".json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-
-
-# -- the pytest plugin ----------------------------------------------------------
+# -- the pytest plugin -------------------------------------------------------------------------
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("wslearn", "grading student notebooks")
-    group.addoption("--grade", metavar="DIR", help="grade the student notebooks in DIR")
-    group.addoption(
-        "--grade-timeout", type=float, default=30.0, help="seconds each cell may run (default 30)"
-    )
-    group.addoption("--grade-report", metavar="CSV", help="gradebook path (default DIR/grades.csv)")
+    group = parser.getgroup("wslearn", "grading a class of student notebooks")
+    group.addoption("--grade", metavar="DIR",
+                    help="grade DIR: a folder of student folders, or one student's folder")
+    group.addoption("--grade-report", metavar="DIR",
+                    help="where the gradebook goes (default: <DIR>-grades beside DIR)")
+    group.addoption("--grade-workers", type=int, default=1, metavar="N",
+                    help="grade N students at a time (default 1)")
+    group.addoption("--grade-timeout", type=float, default=Limits.cell_seconds, metavar="S",
+                    help=f"seconds one cell or call may run (default {Limits.cell_seconds:g})")
+    group.addoption("--grade-memory", type=int, default=Limits.memory // 2**20, metavar="MB",
+                    help=f"address space of student code (default {Limits.memory // 2**20})")
+    group.addoption("--grade-course", metavar="DIR", default=str(COURSE),
+                    help="the course's reference notebooks (default: the checkout's)")
 
 
-def _grade_dir(args: list[str]) -> str | None:
-    for i, arg in enumerate(args):
-        if arg == "--grade" and i + 1 < len(args):
-            return args[i + 1]
-        if arg.startswith("--grade="):
-            return arg.split("=", 1)[1]
-    return None
+_BOOK = pytest.StashKey[Gradebook]()
 
 
-def pytest_load_initial_conftests(
-    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
-) -> None:
-    # `pytest --grade DIR` grades DIR instead of running the configured testpaths.
-    folder = _grade_dir(args)
-    if folder and folder not in args[args.index(folder) + 1 :]:
-        args.append(folder)
+def _report_folder(config: pytest.Config) -> Path:
+    folder = Path(config.getoption("--grade")).resolve()
+    report = config.getoption("--grade-report")
+    return Path(report).resolve() if report else folder.parent / f"{folder.name}-grades"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     folder = config.getoption("--grade")
-    config.stash[_GRADES] = []
-    config.stash[_FOLDER] = Path(folder).resolve() if folder else None
-
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    folder = config.stash.get(_FOLDER, None)
     if folder is None:
+        return
+    folder = Path(folder).resolve()
+    if not folder.is_dir() or folder.is_symlink():
+        raise pytest.UsageError(f"--grade: {folder} is not a folder")
+    here = Path.cwd().resolve()
+    if here == folder or folder in here.parents:
+        raise pytest.UsageError("run the grader from outside the submissions folder")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--grade") is None:
         return None
-    if ".ipynb_checkpoints" in collection_path.parts:
-        return True
-    inside = collection_path == folder or folder in collection_path.parents
-    return None if inside or collection_path in folder.parents else True
+    return f"wslearn grading; student code isolation: {isolation()}"
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if parent.config.stash.get(_FOLDER, None) and file_path.suffix == ".ipynb":
-        return StudentNotebook.from_parent(parent, path=file_path)
-    return None
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> bool | None:
+    """With ``--grade``: grade the class instead of collecting tests; one item per row."""
+    config = session.config
+    if config.getoption("--grade") is None:
+        return None
+    limits = Limits(
+        memory=config.getoption("--grade-memory") * 2**20,
+        cell_seconds=config.getoption("--grade-timeout"),
+    )
+    book = grade_class(
+        Path(config.getoption("--grade")),
+        course_folder=Path(config.getoption("--grade-course")),
+        limits=limits,
+        workers=config.getoption("--grade-workers"),
+        report=_report_folder(config),
+    )
+    config.stash[_BOOK] = book
+    parent = Gradebook_.from_parent(session, name="grade")
+    session.items = [GradeItem.from_parent(parent, name=_item_name(g)) for g in book.grades]
+    for item, grade in zip(session.items, book.grades, strict=True):
+        item.grade = grade  # type: ignore[attr-defined]
+    session.testscollected = len(session.items)
+    config.hook.pytest_collection_finish(session=session)
+    return True
+
+
+def _item_name(grade: Grade) -> str:
+    return f"{grade.student}/{grade.notebook}::{grade.exercise or '(file)'}"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    folder = session.config.stash.get(_FOLDER, None)
-    if folder is None:
+    book = session.config.stash.get(_BOOK, None)
+    if book is not None:
+        folder = _report_folder(session.config)
+        write_gradebook(book, folder)
+        session.config._wslearn_gradebook = folder  # type: ignore[attr-defined]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    book = config.stash.get(_BOOK, None)
+    if book is None:
         return
-    report = session.config.getoption("--grade-report")
-    write_summary(session.config.stash[_GRADES], Path(report) if report else folder / "grades.csv")
+    students = {g.student for g in book.grades}
+    terminalreporter.section("gradebook")
+    terminalreporter.write_line(
+        f"{len(students)} student(s) graded in {book.seconds:.1f} s; isolation: {book.isolation}"
+    )
+    terminalreporter.write_line(f"written to {_report_folder(config)}")
 
 
-_GRADES = pytest.StashKey[list[Grade]]()
-_FOLDER = pytest.StashKey[Path | None]()
+class Gradebook_(pytest.Collector):
+    """The items of a grading run (made by ``pytest_collection``, not collected from files)."""
 
-
-class StudentNotebook(pytest.File):
-    """One student notebook: one test item per exercise."""
-
-    _grades: dict[str, Grade] | None = None
-
-    def collect(self) -> Iterator[pytest.Item]:
-        expected = for_notebook(self.path.stem)
-        if not expected:
-            try:
-                expected = list(exercise_cells(nbformat.read(self.path, as_version=4)))
-            except Exception:
-                expected = ["(notebook)"]
-        for name in expected:
-            yield ExerciseItem.from_parent(self, name=name)
-
-    def grades(self) -> dict[str, Grade]:
-        if self._grades is None:
-            timeout = self.config.getoption("--grade-timeout")
-            notebook, broke = execute(self.path, timeout=timeout)
-            names = [item.name for item in self.collect()]
-            graded = grade_executed(notebook, self.path.stem, names, broke)
-            self._grades = {g.exercise: g for g in graded}
-        return self._grades
+    def collect(self) -> list[pytest.Item]:
+        return []
 
 
 class ExerciseFailed(Exception):
     pass
 
 
-class ExerciseItem(pytest.Item):
-    """One exercise of one student notebook."""
+class GradeItem(pytest.Item):
+    """One gradebook row: passes when the exercise earned all its points."""
 
-    parent: StudentNotebook
+    grade: Grade
 
     def runtest(self) -> None:
-        grade = self.parent.grades()[self.name]
-        self.config.stash[_GRADES].append(grade)
-        if not grade.passed:
-            raise ExerciseFailed(grade.reason)
+        if not self.grade.passed:
+            raise ExerciseFailed(self.grade.reason or "no points")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ExerciseFailed):
-            return f"{self.path.name} · {self.name}: {excinfo.value}"
+            g = self.grade
+            return f"{self.name}: {g.points:g}/{g.max_points:g}: {excinfo.value}"
         return super().repr_failure(excinfo)
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.path.name}::{self.name}"
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return self.name, None, self.name

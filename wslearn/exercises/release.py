@@ -7,11 +7,16 @@ course notebook. Inside each exercise cell the lines between
 every other cell is kept as it is, outputs and execution counts are
 cleared, and the file is written deterministically, so releasing twice
 gives identical bytes.
+
+``grading_plan`` says what grading runs for a notebook: the course's own
+setup code and exercise cells, in order (see ``wslearn.exercises.grading``).
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -55,3 +60,112 @@ def release(source_dir: Path, out_dir: Path) -> list[Path]:
         nbformat.write(student_copy(nbformat.read(path, as_version=4)), target)
         written.append(target)
     return written
+
+
+# -- what grading runs: the course's plan for one notebook -------------------------------------
+
+#: imports a grader never needs (figures and display), dropped from the setup code
+DISPLAY_ONLY = ("matplotlib", "IPython", "wslearn.plots")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a grading plan: course code to run, or an exercise to grade."""
+
+    kind: str  # "setup" (course code) or "exercise"
+    code: str = ""  # for "setup": the code; for "exercise": the course's (stub) cell
+    exercise: str = ""  # for "exercise": its name
+    target: str = ""  # for "exercise": what its check cell passes to check(), e.g. "poll_delay"
+
+
+def grading_plan(notebook: NotebookNode) -> list[Step]:
+    """What grading runs for a notebook of the course, in notebook order.
+
+    Taken from the released copy (solutions stripped), never from a student's
+    file: for each exercise, the code the exercises need before it, then the
+    exercise itself (graded by its check, which stays with the grader). The
+    code the exercises need is every ``# %% setup`` cell whole, and of the
+    other cells only their definitions: imports (except figures and display),
+    ``def`` and ``class`` statements and ``NAME = <literal>`` constants. Demos,
+    servers, figures and checks do not run, which is what makes grading fast.
+    """
+    plan: list[Step] = []
+    pending: list[str] = []
+    released = student_copy(notebook)
+    checks = {}
+    for cell in released.cells:
+        meta = cell.get("metadata", {}).get("wslearn", {})
+        if cell.cell_type == "code" and "check" in meta:
+            checks[meta["check"]] = check_target(cell.source)
+    for cell in released.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.get("metadata", {}).get("wslearn", {})
+        if "exercise" in meta:
+            if pending:
+                plan.append(Step("setup", "\n".join(pending)))
+                pending = []
+            name = meta["exercise"]
+            plan.append(Step("exercise", cell.source, name, checks.get(name, name)))
+        elif meta.get("setup"):
+            pending.append(cell.source)
+        elif "check" not in meta:
+            pending.extend(definitions(cell.source))
+    return plan
+
+
+def check_target(source: str) -> str:
+    """The expression a check cell passes: ``check("ask", ask)`` → ``"ask"``."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "check"
+            and len(node.args) == 2
+        ):
+            return ast.unparse(node.args[1])
+    raise ValueError(f"no check(name, obj) call in {source!r}")
+
+
+def definitions(source: str) -> list[str]:
+    """The statements of a cell that only define things (see ``grading_plan``)."""
+    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        tree = compile(source, "<cell>", "exec", flags=flags)
+    except SyntaxError:
+        return []
+    kept = []
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            node = _without_display(node)
+        elif isinstance(node, ast.Assign):
+            if not _literal(node):
+                continue
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if node is not None:
+            kept.append(ast.unparse(node))
+    return kept
+
+
+def _without_display(node: ast.Import | ast.ImportFrom) -> ast.Import | ast.ImportFrom | None:
+    def display(module: str) -> bool:
+        return any(module == d or module.startswith(d + ".") for d in DISPLAY_ONLY)
+
+    if isinstance(node, ast.ImportFrom):
+        if display(node.module or ""):
+            return None
+        names = [a for a in node.names if not display(f"{node.module}.{a.name}")]
+        return ast.ImportFrom(node.module, names, node.level) if names else None
+    names = [a for a in node.names if not display(a.name)]
+    return ast.Import(names) if names else None
+
+
+def _literal(node: ast.Assign) -> bool:
+    if not all(isinstance(target, ast.Name) for target in node.targets):
+        return False
+    try:
+        ast.literal_eval(node.value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True

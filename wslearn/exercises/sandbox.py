@@ -402,7 +402,7 @@ class Sandbox:
         if _namespaces():  # note the new PID namespace, to find its processes later
             children = Path(f"/proc/{self._process.pid}/task/{self._process.pid}/children")
             for _ in range(200):
-                with contextlib.suppress(OSError, ValueError):
+                with contextlib.suppress(OSError, ValueError, IndexError):
                     init = int(children.read_text().split()[0])
                     self._namespace = os.readlink(f"/proc/{init}/ns/pid")
                     break
