@@ -4,17 +4,19 @@
 # **What you will learn**
 #
 # - how the opening handshake (notebook 01), frames (02) and close codes (04) fit together into
-#   a working WebSocket server, with nothing else but asyncio;
-# - what a server's *frame loop* does with each kind of frame: data, ping, pong, close;
-# - how to check a server you wrote against an independent client (`websockets`), and read the
-#   conversation byte by byte;
-# - how to write your own handler, and watch a real browser (the one showing you this page) talk
-#   to a server this notebook runs, with the seed's own JavaScript.
+#   a working WebSocket server and client, with nothing else but asyncio;
+# - what a WebSocket *endpoint* does with each kind of frame (data, ping, pong, close), written
+#   *sans-I/O*: bytes in, events out, with no socket in sight;
+# - the closing handshake as a small state table, and the limits that protect a server
+#   (message size, fragments, silent peers, too many clients);
+# - how to check a server against an independent client (`websockets`), byte by byte, and
+#   against a real browser.
 #
-# Everything runs on `127.0.0.1`. The library is `wslearn.scratch`.
+# Everything runs on `127.0.0.1`. The library is `wslearn.connection` (the protocol) and
+# `wslearn.scratch` (the asyncio around it).
 
 # %% [markdown]
-# ## Three parts and some glue
+# ## Three parts, one endpoint, some glue
 #
 # The earlier notebooks built three *sans-I/O* parts: functions that turn bytes into objects and
 # objects into bytes, and never touch a socket.
@@ -22,51 +24,27 @@
 # | part | notebook | what it does for a server |
 # | --- | :-: | --- |
 # | `wslearn.handshake` | 01 | `parse_request`, `check_request`, `build_response`: read the HTTP upgrade request, check it, answer `101` |
-# | `wslearn.framing` | 02 | `decode_frame` / `FrameReader`, `Assembler`, `encode_frame`: bytes ↔ frames ↔ messages |
+# | `wslearn.framing` | 02 | `FrameReader`, `Assembler`, `encode_frame`: bytes ↔ frames ↔ messages |
 # | `wslearn.close` | 04 | `decode_close`, `encode_close`: read and write close frame payloads |
 #
-# A server is those three parts plus *glue*: a socket to read from and write to, and one loop per
-# connection that decides what to do with each frame. `wslearn.scratch` is that glue, written with
-# asyncio streams. It holds no protocol knowledge of its own: every rule lives in one of the three
-# parts, and this notebook takes the server apart to show where.
+# After the handshake, one object puts them together: `wslearn.connection.Connection`, one end of
+# a WebSocket connection. It is sans-I/O too: `receive_data(bytes)` returns *events* (a message, a
+# ping, a pong, a close), `send_text(...)`, `send_ping(...)`, `send_close(...)` queue frames, and
+# `data_to_send()` hands over the bytes to write. `wslearn.scratch` is the glue: asyncio streams
+# that move bytes between a socket and that object, and a clock for timeouts.
 
 # %%
-import ast
-import asyncio
 import inspect
 import secrets
-import textwrap
 
 import websockets
-from IPython.display import HTML, display
 
-from wslearn import close, framing, handshake, plots, scratch, wire
+from wslearn import close, connection, framing, handshake, plots, scratch, wire
 from wslearn.exercises import check
 from wslearn.framing import Opcode
 
-for old in globals().get("running", {}).values():  # a second run in this kernel: stop them
-    await old.stop()
-running = {}
-
-
-async def start(name, server):
-    """Start a scratch server in the background of the kernel's loop (replacing `name`)."""
-    if name in running:
-        await running.pop(name).stop()
-    running[name] = await server
-    return running[name]
-
-
-def show_source(function):
-    """Print the code of a library function without its docstring."""
-    lines = textwrap.dedent(inspect.getsource(function)).splitlines()
-    first = ast.parse("\n".join(lines)).body[0].body[0]
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        del lines[first.lineno - 1 : first.end_lineno]
-    print("\n".join(lines), end="\n\n")
-
-
-print(f"wslearn.scratch is {len(inspect.getsource(scratch).splitlines())} lines of Python")
+for module in (connection, scratch):
+    print(f"{module.__name__} is {len(inspect.getsource(module).splitlines())} lines of Python")
 
 # %% [markdown]
 # ## The finished server, first
@@ -76,8 +54,8 @@ print(f"wslearn.scratch is {len(inspect.getsource(scratch).splitlines())} lines 
 # function; the simplest one sends every message back:
 
 # %%
-show_source(scratch.echo)
-server = await start("echo", scratch.serve(scratch.echo, subprotocols=["chat.v1", "chat.v2"]))
+print(inspect.getsource(scratch.echo))
+server = await scratch.serve(scratch.echo, subprotocols=["chat.v1", "chat.v2"])
 print(server)
 
 # %% [markdown]
@@ -115,35 +93,11 @@ print("what the server really sent:", "the same bytes" if answer == tap.head(wir
 # extension, and that is how a server declines one: from then on both sides send frames
 # uncompressed, with RSV1 clear.
 #
-# In the server, `read_head` collects the head (it may arrive in several pieces) and `accept`
-# makes the calls above, or answers with the `HandshakeError`'s HTTP status. The `pages` branch
-# lets the same port serve an HTML page to a plain GET, which browser tests use.
-
-# %%
-show_source(scratch.read_head)
-show_source(scratch.accept)
-
-# %% [markdown]
-# ## Step 2 · the frame loop (notebook 02)
+# ## Step 2 · the endpoint: bytes in, events out
 #
-# After the `101`, every byte from the client is part of a frame. Each connection runs one
-# background task that takes frames off the socket one at a time and acts on each by its opcode:
-
-# %%
-show_source(scratch.Connection._frame_loop)
-
-# %% [markdown]
-# The pieces it calls are short. A data frame goes to the `Assembler` (notebook 02), which joins
-# fragments and checks UTF-8; a PING is answered with `pong_for`:
-
-# %%
-show_source(scratch.Connection._on_data)
-show_source(scratch.pong_for)
-
-# %% [markdown]
 # Now a conversation that takes every branch, this time with the course's own client,
 # `scratch.connect`, built from the same parts: a text message, one sent in fragments of 7 bytes,
-# a binary message, a ping, and the seed's `close(1000, "Closing normally!")`.
+# a binary message, a ping, and the 2016 article's `close(1000, "Closing normally!")`.
 
 # %%
 async with wire.Tap(server.url) as tap:
@@ -159,64 +113,109 @@ print(f"ping round trip: {round_trip * 1000:.2f} ms, subprotocol: {client.subpro
 print("the server's close frame said:", client.close_code, repr(client.close_reason))
 
 # %% [markdown]
-# Replay the server's side of it: decode the client's bytes with `decode_frame` (the client masks
-# every frame, so `expect_masked=True`) and make each decision the frame loop makes, with the same
-# library calls.
+# Replay the server's side without a server: hand every byte the client sent after its head to a
+# fresh server-side `Connection`, and look at the events it returns. No socket, no event loop:
+# bytes in, events out.
 
 # %%
 client_bytes = tap.data(wire.CLIENT)[len(tap.head(wire.CLIENT)) :]
-assembler = framing.Assembler()
-counts = {"data": 0, "ping": 0, "pong": 0, "close": 0}
-offset = 0
-while decoded := framing.decode_frame(client_bytes[offset:], expect_masked=True):
-    frame, size = decoded
-    offset += size
-    if frame.opcode is Opcode.PING:
-        counts["ping"] += 1
-        action = f"answer with {scratch.pong_for(frame)}"
-    elif frame.opcode is Opcode.PONG:
-        counts["pong"] += 1
-        action = "wake up the ping() waiting for it"
-    elif frame.opcode is Opcode.CLOSE:
-        counts["close"] += 1
-        code, reason = close.decode_close(frame.payload)
-        action = f"{code} {reason!r}: answer with payload {scratch.close_reply(code, reason)!r}"
-    else:
-        counts["data"] += 1
-        message = assembler.feed(frame)
-        action = "keep, wait for more" if message is None else f"message {message.data!r}"
-    print(f"{frame.opcode.name:12} FIN={frame.fin:d} {len(frame.payload):3} B → {action}")
-print(f"{offset} of {len(client_bytes)} bytes decoded")
+endpoint = connection.Connection(client=False)
+for event in endpoint.receive_data(client_bytes):
+    print(event)
+print("state:", endpoint.state.name)
 
 # %% [markdown]
-# And what the server really wrote back, decoded from the tap (server frames are never masked):
+# The four fragments of the second message came out as one `Message`: the endpoint joined them
+# and checked the UTF-8. What does it want to write back? Only its own answers: echoing is the
+# *handler's* business, not the protocol's.
+
+# %%
+for frame in framing.FrameReader(expect_masked=False).feed(endpoint.data_to_send()):
+    print(frame)
+
+# %% [markdown]
+# And what the real server wrote back, decoded from the tap (server frames are never masked):
+# the handler's three echoes, with the endpoint's own frames among them.
 
 # %%
 for frame in tap.frames(wire.SERVER):
     print(frame)
+counts = {"data": 0, "ping": 0, "pong": 0, "close": 0}
+for frame in tap.frames(wire.CLIENT):
+    counts["data" if frame.opcode.is_data else frame.opcode.name.lower()] += 1
+fig = plots.frame_loop(counts, title="receive_data() on the server, with this conversation")
 
 # %% [markdown]
-# Each echo is one whole frame, however the message arrived. Look at where the PONG is: the frame
-# loop answers a ping itself, at once, while messages wait in a queue until the handler's
-# `recv()` takes them, so a PONG may overtake the echoes of messages sent before the ping.
-
-# %%
-fig = plots.frame_loop(counts, title="The scratch server's frame loop, with this conversation")
-
-# %% [markdown]
+# Look at where the PONG is: the endpoint answers a ping at once, while messages wait in a queue
+# until the handler's `recv()` takes them, so a PONG may overtake the echoes of messages sent
+# before the ping.
+#
 # ## Step 3 · the closing handshake (notebook 04)
 #
-# When the client's close frame arrives, the server reads its payload with `decode_close`, and
-# answers with `close_reply`: the same code and reason, or an empty payload for an empty one
-# (1005 is never sent). A malformed payload makes `decode_close` raise `ProtocolError`, and the
-# loop answers with that error's code instead (1002, or 1007 for a reason that is not UTF-8).
-# Then the server closes TCP first (§7.1.1), so the client is not left waiting.
+# Each side sends one close frame and receives one (§7.1.2). The side that receives a close frame
+# first answers it at once, and the server closes TCP first (§7.1.1). `wslearn.connection` keeps
+# the whole closing handshake in one table, `TRANSITIONS`, which the figure draws:
 
 # %%
-show_source(scratch.Connection._on_close)
-show_source(scratch.close_reply)
-for code, reason in [(1000, "Closing normally!"), (4000, "bye"), (1005, "")]:
-    print(f"received {code} {reason!r:20} → answer payload {scratch.close_reply(code, reason)!r}")
+for (state, event), new_state in connection.TRANSITIONS.items():
+    if new_state is not state:
+        print(f"{state.name:8} --{event.value:^15}--> {new_state.name}")
+fig = plots.closing_states(connection.TRANSITIONS)
+
+# %% [markdown]
+# Two endpoints can talk with no network at all: hand each one's `data_to_send()` to the other's
+# `receive_data()`. Here the client closes first:
+
+# %%
+alice, bob = connection.Connection(client=True), connection.Connection(client=False)
+alice.send_close(1000, "Closing normally!")
+print("alice sent her close frame:", alice.state.name)
+print("bob receives it:          ", bob.receive_data(alice.data_to_send()), bob.state.name)
+print("alice receives the answer:", alice.receive_data(bob.data_to_send()), alice.state.name)
+print("bob, the server, should close TCP now:", bob.close_tcp)
+
+# %% [markdown]
+# ## Limits: what a server refuses
+#
+# A server must not let one peer hold its memory. The endpoint fails the connection (§7.1.7: a
+# close frame with the right code, then it reads no more) when a message grows past `max_size`
+# bytes (1009), or past `max_fragments` frames (1009 again; 4096 by default, as in websockets:
+# this stops an endless message of empty fragments), or when text is not UTF-8 (1007). Each
+# failure is a short message in `endpoint.error`, not a crash:
+
+
+# %%
+def client_frame(fin, opcode, payload=b""):
+    """One masked client frame, as bytes."""
+    return framing.encode_frame(framing.Frame(fin, opcode, payload), mask=True)
+
+
+def how_it_fails(data, **limits):
+    """Feed client bytes to a fresh server endpoint; say how it failed the connection."""
+    endpoint = connection.Connection(client=False, **limits)
+    endpoint.receive_data(data)
+    (frame,) = framing.FrameReader(expect_masked=False).feed(endpoint.data_to_send())
+    print(f"{endpoint.error}\n    → close frame {close.decode_close(frame.payload)}")
+
+
+endless = client_frame(False, Opcode.TEXT) + client_frame(False, Opcode.CONTINUATION) * 10_000
+how_it_fails(client_frame(True, Opcode.TEXT, b"too long"), max_size=4)
+how_it_fails(endless)
+how_it_fails(client_frame(True, Opcode.TEXT, b"caf\xe9"))
+
+# %% [markdown]
+# Two more limits need a clock or a socket, so they live in `scratch`: a peer silent for
+# `ping_interval` seconds gets a PING and is dropped if no PONG comes within `ping_timeout`
+# (20 s and 20 s by default, as in websockets), and a server answers HTTP 503 to connections
+# beyond `max_connections`:
+
+# %%
+async with scratch.serve(scratch.echo, max_connections=1) as small:
+    async with scratch.connect(small.url):
+        try:
+            await scratch.connect(small.url)
+        except scratch.HandshakeError as error:
+            print("the second client got:", error)
 
 # %% [markdown]
 # ## Your own handler
@@ -237,7 +236,7 @@ async def shout(ws):
         await ws.send(message.upper())
 
 
-shouter = await start("shout", scratch.serve(shout))
+shouter = await scratch.serve(shout)
 async with websockets.connect(shouter.url) as ws:
     print(await ws.recv())
     await ws.send("hello, server")
@@ -249,148 +248,45 @@ async with websockets.connect(shouter.url) as ws:
         print("the server closed:", closed.rcvd.code, repr(closed.rcvd.reason))
 
 # %% [markdown]
-# ## A real browser talks to your kernel
+# ## A real browser talks to your server
 #
-# The seed taught the browser's side of all this in a few snippets: send in `onopen`, read
-# `e.data` in `onmessage`, send only while `ws.readyState === WebSocket.OPEN`, end with
+# The 2016 article taught the browser's side of all this in a few snippets: send in `onopen`,
+# read `e.data` in `onmessage`, send only while `ws.readyState === WebSocket.OPEN`, end with
 # `ws.close(1000, "Closing normally!")`, and read the chosen subprotocol in `ws.protocol`. Its
-# example server is gone; ours is right here. First a handler that notes what the server sees of
-# each client:
-
-
-# %%
-seen = []  # what the server saw, one entry per connection
-
-
-async def record(ws):
-    """Echo every message, and note the request, the messages and the close frame."""
-    entry = {
-        "client": ws.request.headers.get("User-Agent", "?"),
-        "origin": ws.request.headers.get("Origin"),
-        "offered subprotocols": ws.request.subprotocols,
-        "chosen": ws.subprotocol,
-        "offered extensions": ws.request.headers.get("Sec-WebSocket-Extensions"),
-        "messages": [],
-    }
-    seen.append(entry)
-    try:
-        async for message in ws:
-            entry["messages"].append(message)
-            await ws.send(message)
-    finally:
-        await ws.wait_closed()
-        entry["close received"] = (ws.close_code, ws.close_reason)
-
-
-browser_server = await start("browser", scratch.serve(record, subprotocols=["chat.v1", "chat.v2"]))
-print(browser_server)
-
-# %% [markdown]
-# The JavaScript is the seed's, with `console.log` replaced by `show`, which adds a line under the
-# cell:
+# example server is gone; ours is right here. Headless Chromium runs that JavaScript against the
+# scratch server, and `wslearn.browser` brings back every event it fired:
 
 # %%
 BROWSER_JS = """
 const ws = new WebSocket(url, ["chat.v2", "chat.v1"]);
-show(`new WebSocket(url): readyState ${ws.readyState}`);
-ws.onopen = function (e) {
-  show(`open: readyState ${ws.readyState}, protocol "${ws.protocol}", extensions "${ws.extensions}"`);
-  ws.send("Hello from your browser!");
-};
-ws.onmessage = function (e) {
-  if (e.data) {
-    show(`message: ${e.data}`);
-  }
-  if (ws.readyState === WebSocket.OPEN) {
-    ws.close(1000, "Closing normally!");
-    show(`close(1000, "Closing normally!"): readyState ${ws.readyState}`);
-  }
-};
-ws.onerror = function (e) {
-  show(`error: readyState ${ws.readyState}`);
-};
-ws.onclose = function (e) {
-  show(`close: code ${e.code}, reason "${e.reason}", wasClean ${e.wasClean}, readyState ${ws.readyState}`);
-  done();
+ws.onopen = () => ws.send("Hello from your browser!");
+ws.onmessage = () => {
+  if (ws.readyState === WebSocket.OPEN) ws.close(1000, "Closing normally!");
 };
 """
 
-
-def in_the_browser(url, js):
-    """HTML with a list, and a script that runs `js` in this page with `url`, `show` and `done`."""
-    box = f"wslearn-browser-{secrets.token_hex(4)}"
-    return HTML(f"""
-<ol id="{box}" class="wslearn-browser-log">
-  <li>Waiting for your browser to run the script (a headless run has no browser).</li>
-</ol>
-<script>
-(() => {{
-  const out = document.getElementById("{box}");
-  out.replaceChildren();
-  const show = (text) => {{
-    const line = document.createElement("li");
-    line.textContent = text;
-    out.append(line);
-    console.log(text);
-  }};
-  const done = () => {{ out.dataset.done = "true"; }};
-  const url = "{url}";
-  {js}
-}})();
-</script>""")
-
-
-display(in_the_browser(browser_server.url, BROWSER_JS))
-
 # %% [markdown]
-# If this notebook runs in JupyterLab on your computer, the list above was filled in by your
-# browser: `open` with readyState 1 and the subprotocol the server chose (`ws.protocol`), the echo
-# of the message, readyState 2 (CLOSING) right after `close()`, and finally `close` with code
-# 1000, the reason, and `wasClean true`. The same connection, seen from the server (a browser
-# needs a moment; a run without a browser waits two seconds and says so):
-
-
-# %%
-async def wait_for_browser(timeout=2.0):
-    """Wait until a connection has ended with a close frame, for at most `timeout` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not any("close received" in entry for entry in seen):
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pass
-
-
-await wait_for_browser()
-if not seen:
-    print("No browser connected: this notebook ran without one (headless).")
-for entry in seen:
-    for name, value in entry.items():
-        print(f"{name:22} {value}")
-
-# %% [markdown]
-# Note what the browser offered and what it got: a browser such as Chromium offers
-# `permessage-deflate`; our server named no extension in its `101`, so `ws.extensions` is empty
-# and every frame crossed uncompressed. The subprotocol is the first one in the *browser's* list
-# that the server supports (`select_subprotocol`, notebook 01).
+# `open` with the subprotocol the server chose (`ws.protocol`: the first one in the *browser's*
+# list that the server supports, `select_subprotocol` from notebook 01) and no extension (the
+# browser offered `permessage-deflate`; our `101` named none); the echo; then `close` with code
+# 1000, the reason, and `wasClean` true: the closing handshake completed both ways.
 #
 # ## Exercises
 #
-# Each exercise is one piece of the frame loop. The check calls your function directly, then
-# plugs it into a running server (a `scratch.Connection` using your piece instead of the
-# library's) and talks to that server with a `websockets` client and with a raw client that sends
-# frames no polite client would.
+# Each exercise is one of the endpoint's three pluggable pieces, with the very signature
+# `wslearn.connection` uses. The check calls your function directly, then plugs it into a running
+# scratch server (`scratch.serve(scratch.echo, pong_for=your_function)`: an argument, nothing
+# else) and talks to that server with a `websockets` client and with the course's raw client
+# (`wslearn.raw`), which sends frames no polite client would.
 #
-# **Exercise 1 · pong_for.** Return the frame that answers the PING frame `ping`. Hint: §5.5.3
-# says a PONG carries exactly the PING's payload, and control frames are never fragmented.
+# **Exercise 1 · pong_for.** A PING arrived carrying `ping_payload`. Return the payload of the PONG
+# that answers it; the endpoint builds the frame around it. Hint: §5.5.3 says what a PONG sent in
+# response to a PING must carry.
 
 # %% exercise=pong_for
-from wslearn.framing import Frame, Opcode
-
-
-def pong_for(ping: Frame) -> Frame:
+def pong_for(ping_payload: bytes) -> bytes:
     ### BEGIN SOLUTION
-    return Frame(True, Opcode.PONG, ping.payload)
+    return ping_payload
     ### END SOLUTION
 
 
@@ -452,35 +348,34 @@ check("close_reply", close_reply)
 # %% [markdown]
 # ## Summary
 #
-# - A WebSocket server is the handshake, framing and close parts plus a little glue: read the
-#   request head, check it, answer `101`; then one loop per connection that decodes a frame at a
-#   time and acts on its opcode.
-# - Data frames go to an assembler that enforces the fragment rules and UTF-8; a PING gets a PONG
-#   with the same payload; a close frame gets its code echoed, and then the server closes TCP.
+# - A WebSocket server is the handshake, framing and close parts, one sans-I/O endpoint that
+#   puts them together (`wslearn.connection`: bytes in, events out), and a little asyncio glue
+#   that moves bytes and keeps time (`wslearn.scratch`).
+# - The endpoint answers a PING with a PONG carrying the same payload, joins fragments into
+#   messages and checks their UTF-8, and answers a close frame with its code; the closing
+#   handshake is a three-state table, and the server closes TCP first.
 # - Every broken rule is a `ProtocolError` carrying the close code to answer with (1002, 1007,
-#   1009), so the loop fails a connection in one place.
+#   1009), so the endpoint fails a connection in one place; limits on size, fragments, silence
+#   and connections keep one peer from holding a server's memory.
 # - Declining an extension or choosing a subprotocol is just what the `101` says, or does not say.
 # - An independent client (`websockets`), the wire bytes and a real browser all agree with the
-#   server: the seed's `onopen`, `onmessage`, `readyState` guard, `close(1000, "Closing
+#   server: the 2016 article's `onopen`, `onmessage`, `readyState` guard, `close(1000, "Closing
 #   normally!")` and `ws.protocol` ran against it unchanged.
 #
 # ## What next
 #
 # You have now seen every layer of a WebSocket connection, from the first HTTP line to the last
-# close frame, and every fact of the seed live. Some directions from here:
+# close frame, and every fact of the 2016 article live. Some directions from here:
 #
 # - **TLS** (`wss://`): the same protocol inside an encrypted connection; Python's `ssl` module
-#   wraps the streams, and nothing in the three parts changes.
-# - **Compression**: implement `permessage-deflate` (RFC 7692) on top of `framing`: RSV1 marks a
-#   compressed message, and the `101` must agree to it.
-# - **Production servers**: `websockets` (what this course compared against), or ASGI frameworks
-#   (Starlette, FastAPI) that hand you a connection object like `scratch`'s.
+#   wraps the streams, and nothing in the endpoint changes.
+# - **Keepalive and reconnection** (notebook 07), **security** (08), **many clients** (09) and
+#   **compression** (10) build on what you have here.
+# - **Production servers**: `websockets` (what this course compared against; its `Protocol` is
+#   the same sans-I/O idea as `wslearn.connection`), or ASGI frameworks (Starlette, FastAPI).
 # - **Testing your own server**: the Autobahn|Testsuite runs hundreds of conformance cases;
 #   `tests/test_conformance.py` in this course runs a subset against `scratch`.
-# - **In the browser**: `WebSocketStream`, whose `write()` returns a promise and so brings
-#   backpressure to the API (notebook 05's problem, solved in the browser).
 
 # %%
-for old in running.values():
-    await old.stop()
-running.clear()
+for running in (server, shouter):
+    await running.stop()
