@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import importlib
 import inspect
+import os
 import pkgutil
 import traceback
 from collections.abc import Callable
@@ -169,6 +170,13 @@ def describe_error(exc: BaseException) -> str:
         return NOT_WRITTEN
     if type(exc).__name__ == "ShortcutUsed":  # its message is the whole story
         return str(exc)
+    from wslearn.exercises.sandbox import SandboxBroken
+
+    if isinstance(exc, SandboxBroken):  # graded code that hung or died: the reason says which
+        return str(exc)
+    if hasattr(exc, "student_line"):  # raised by a student's code across the grading boundary
+        line = exc.student_line
+        return f"raised {type(exc).__name__}: {exc}" + (f" (line {line})" if line else "")
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" (line {frame[0].lineno})" if frame else ""
     return f"raised {type(exc).__name__}: {exc}{where}"
@@ -290,6 +298,11 @@ def check(name: str, obj: Any) -> None:
             display(report)
         else:
             print(report)
+    if os.environ.get("NBGRADER_EXECUTION") and not report.passed:
+        # nbgrader's autograde scores a test cell as failed only when it raises; a learner in
+        # JupyterLab (no NBGRADER_EXECUTION) never sees this, only the table above.
+        score = sum(r.passed for r in report.results)
+        raise AssertionError(f"{name}: {score}/{len(report.results)} cases passed") from None
 
 
 __all__ = [
