@@ -9,8 +9,11 @@ STAMP  := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PORT   ?= 8888
 LAB_ARGS ?=
+WORK   ?= work
+LAB    = $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --port=$(PORT) \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-.PHONY: lab test lint chromium release grade bench clean
+.PHONY: lab lab-solutions reset-work test lint chromium release grade bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +33,18 @@ chromium:
 	  echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests need it)" >&2; exit 1; \
 	fi
 
+# The learner's workspace: blank copies in work/ (git-ignored). Later runs add what is missing
+# and never overwrite a notebook you changed; `make reset-work` starts over (with a backup).
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 --port=$(PORT) \
-	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	$(BIN)/python -m wslearn release --source notebooks --out $(WORK)
+	$(LAB) --notebook-dir=$(WORK)
+
+reset-work: $(STAMP)
+	$(BIN)/python -m wslearn release --source notebooks --out $(WORK) --force
+
+# For teachers and readers: the reference notebooks, solved and executed.
+lab-solutions: $(STAMP)
+	$(LAB) --notebook-dir=notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check wslearn tests benchmarks notebooks

@@ -1,8 +1,10 @@
 """Command line: ``python -m wslearn serve|release|build``.
 
 - ``serve echo [--port N]``: run a course server in the terminal (the stand-in
-  for the public echo host of the seed), until Ctrl-C.
-- ``release [--out student/]``: write student copies of the notebooks.
+  for the public echo host of the 2016 article), until Ctrl-C.
+- ``release [--out work/] [--force]``: write blank copies of the notebooks; an
+  existing copy the learner changed is kept, ``--force`` starts over (the old
+  folder is moved aside as a dated backup).
 - ``build [notebooks/src/NN_name.py ...]``: rebuild notebooks from their sources.
 """
 
@@ -36,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     release = commands.add_parser("release", help="write student copies of the notebooks")
     release.add_argument("--source", type=Path, default=ROOT / "notebooks")
     release.add_argument("--out", type=Path, default=Path("student"))
+    release.add_argument(
+        "--force", action="store_true", help="start over: move the old folder aside, then release"
+    )
 
     build = commands.add_parser("build", help="rebuild notebooks from notebooks/src")
     build.add_argument("sources", type=Path, nargs="*")
@@ -47,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_serve(args.name, args.port))
         print("stopped")
     elif args.command == "release":
-        from wslearn.exercises.release import release as write_copies
+        from wslearn.exercises.workspace import update_workspace
 
-        for path in write_copies(args.source, args.out):
-            print(f"wrote {path}")
+        update = update_workspace(args.source, args.out, force=args.force)
+        for line in update.lines() or [f"{args.out}: up to date"]:
+            print(line)
     elif args.command == "build":
         from wslearn.nbsource import build as build_notebook
 
