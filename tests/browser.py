@@ -1,7 +1,12 @@
-"""Shared helpers for tests that run real browser JS in headless Chromium.
+"""Sync-API helpers for tests that drive headless Chromium page by page.
+
+Most browser tests need only ``wslearn.browser.run`` (async, one shared
+browser). These are for tests that keep a page of their own and call it from
+synchronous code; the executable, its flags and the page come from
+``wslearn.browser``.
 
 - ``chromium()``: a context manager giving a Playwright ``BrowserContext`` of
-  Debian's Chromium (``/usr/bin/chromium``, or ``$WSLEARN_CHROMIUM``) with a fresh
+  Debian's Chromium (``wslearn.browser.find_chromium()``) with a fresh
   profile in a temporary folder.  If the browser is missing the test FAILS with a
   message saying how to install it: browser tests are never skipped.
 - ``ServerThread``: an asyncio loop in a daemon thread, for servers that must keep
@@ -32,8 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -45,40 +48,18 @@ from websockets.asyncio.server import serve as websockets_serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+from wslearn.browser import CHROMIUM_ARGS, PAGE_HTML, BrowserNotFound, find_chromium
+from wslearn.raw import page_headers
+
 T = TypeVar("T")
-
-CHROMIUM = os.environ.get("WSLEARN_CHROMIUM", "/usr/bin/chromium")
-
-# FACTS.md: the flags that make Debian's Chromium start quickly and quietly in a
-# container.  Playwright adds --headless itself (headless=True) and the profile
-# folder (launch_persistent_context), so neither is repeated here.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-PAGE_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>wslearn test page</title></head>
-<body><p>wslearn browser test page</p></body></html>
-"""
 
 
 def require_chromium() -> str:
     """Return the Chromium executable, or fail the test with how to install it."""
-    path = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
-    if path is None:
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM!r}: the browser tests need Debian's "
-            "chromium ('sudo apt-get install chromium', or 'make chromium'), or set "
-            "WSLEARN_CHROMIUM to another Chromium binary.",
-            pytrace=False,
-        )
-    return path
+    try:
+        return find_chromium()
+    except BrowserNotFound as error:
+        pytest.fail(f"the browser tests need Chromium: {error}", pytrace=False)
 
 
 @contextlib.contextmanager
@@ -117,15 +98,7 @@ def serve_page(connection: ServerConnection, request: Request) -> Response | Non
     if request.path.split("?")[0] == "/favicon.ico":
         return connection.respond(404, "no icon\n")
     body = PAGE_HTML.encode()
-    headers = Headers(
-        [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-        ]
-    )
-    return Response(200, "OK", headers, body)
+    return Response(200, "OK", Headers(page_headers(body)), body)
 
 
 def port_of(server: Server) -> int:
