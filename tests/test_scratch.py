@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from helpers import RawWebSocket, listen, read_head, read_to_eof, run, tcp
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as ws_serve
@@ -24,30 +25,17 @@ from websockets.exceptions import ConnectionClosedOK as WsClosedOK
 from websockets.exceptions import InvalidStatus
 
 from wslearn import scratch
-from wslearn.raw import RawWebSocket
-from wslearn.framing import Frame, FrameReader, Opcode, decode_frame, encode_frame
+from wslearn.close import decode_close
+from wslearn.framing import Frame, Opcode, decode_frame, encode_frame
 from wslearn.handshake import (
     MAX_HEAD_SIZE,
     HandshakeError,
     build_request,
-    build_response,
-    check_request,
     check_response,
-    parse_request,
     parse_response,
 )
 
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 1024 * 1024]
-
-
-def run(main: Callable[[], Awaitable[Any]], timeout: float = 10) -> Any:
-    """asyncio.run(main()) with a time limit, so a hang fails instead of stalling the suite."""
-
-    async def limited() -> Any:
-        async with asyncio.timeout(timeout):
-            return await main()
-
-    return asyncio.run(limited())
 
 
 def client(url: str, **options: Any) -> Any:
@@ -99,7 +87,7 @@ def test_websockets_client_gets_its_message_echoed_with_its_type(message: str | 
             await ws.send(message)
             assert await ws.recv() == message
 
-    run(main)
+    run(main())
 
 
 def test_websockets_client_echo_of_every_length_class_up_to_1_mib() -> None:
@@ -112,7 +100,7 @@ def test_websockets_client_echo_of_every_length_class_up_to_1_mib() -> None:
                 await ws.send(data.hex()[:size])
                 assert await ws.recv() == data.hex()[:size], size
 
-    run(main)
+    run(main())
 
 
 def test_fragments_from_websockets_are_reassembled() -> None:
@@ -123,7 +111,7 @@ def test_fragments_from_websockets_are_reassembled() -> None:
             await ws.send([b"\x00" * 70000, b"\x01", b""])
             assert await ws.recv() == b"\x00" * 70000 + b"\x01"
 
-    run(main)
+    run(main())
 
 
 def test_scratch_server_fragments_on_request_and_websockets_reassembles() -> None:
@@ -137,17 +125,16 @@ def test_scratch_server_fragments_on_request_and_websockets_reassembles() -> Non
                 await ws.send("ü" * 2500)  # 5000 bytes: a code point straddles frames
                 assert await ws.recv() == "ü" * 2500
             # On the wire: 5 frames, TEXT then CONTINUATION, FIN on the last only.
-            _, writer, frames = await raw_open(server.port)
-            writer.write(encode_frame(Frame(True, Opcode.BINARY, bytes(2500)), mask=True))
-            got = [await frames.next() for _ in range(3)]
-            assert [(f.opcode, f.fin, len(f.payload)) for f in got] == [
-                (Opcode.BINARY, False, 1000),
-                (Opcode.CONTINUATION, False, 1000),
-                (Opcode.CONTINUATION, True, 500),
-            ]
-            writer.close()
+            async with RawWebSocket.connect("127.0.0.1", server.port) as raw:
+                await raw.send(Frame(True, Opcode.BINARY, bytes(2500)))
+                got = [await raw.recv_frame() for _ in range(3)]
+                assert [(f.opcode, f.fin, len(f.payload)) for f in got] == [
+                    (Opcode.BINARY, False, 1000),
+                    (Opcode.CONTINUATION, False, 1000),
+                    (Opcode.CONTINUATION, True, 500),
+                ]
 
-    run(main)
+    run(main())
 
 
 def test_websockets_ping_is_answered_automatically() -> None:
@@ -156,7 +143,7 @@ def test_websockets_ping_is_answered_automatically() -> None:
             latency = await (await ws.ping(b"are you there?"))
             assert 0 <= latency < 5
 
-    run(main)
+    run(main())
 
 
 def test_scratch_server_ping_returns_the_round_trip_time() -> None:
@@ -168,7 +155,7 @@ def test_scratch_server_ping_returns_the_round_trip_time() -> None:
         async with scratch.serve(handler) as server, client(server.url) as ws:
             assert 0 <= float(await ws.recv()) < 5
 
-    run(main)
+    run(main())
 
 
 @pytest.mark.parametrize(
@@ -187,7 +174,7 @@ def test_subprotocol_follows_the_clients_preference(offered: list[str], chosen: 
                 assert ws.subprotocol == chosen
                 assert await ws.recv() == repr(chosen)
 
-    run(main)
+    run(main())
 
 
 @pytest.mark.parametrize(
@@ -207,7 +194,7 @@ def test_websockets_client_closes_and_the_code_is_echoed(code: int, reason: str,
             seen = await outcome
             assert seen[:3] == (ending, code, reason)
 
-    run(main)
+    run(main())
 
 
 def test_empty_close_from_websockets_is_answered_with_an_empty_close() -> None:
@@ -219,7 +206,7 @@ def test_empty_close_from_websockets_is_answered_with_an_empty_close() -> None:
             assert ws.close_code == 1005  # what an empty close frame reads as
             assert (await outcome)[:2] == ("ended quietly", 1005)
 
-    run(main)
+    run(main())
 
 
 @pytest.mark.parametrize(
@@ -239,7 +226,7 @@ def test_scratch_server_closes_and_websockets_echoes(code, reason, exception) ->
             assert info.value.rcvd is not None
             assert (info.value.rcvd.code, info.value.rcvd.reason) == (code or 1005, reason)
 
-    run(main)
+    run(main())
 
 
 def test_handler_returning_closes_with_1000() -> None:
@@ -251,7 +238,7 @@ def test_handler_returning_closes_with_1000() -> None:
             assert [m async for m in ws] == ["one message, then I return"]
             assert ws.close_code == 1000
 
-    run(main)
+    run(main())
 
 
 def test_abrupt_tcp_cut_by_the_client_is_1006_for_the_server() -> None:
@@ -263,7 +250,7 @@ def test_abrupt_tcp_cut_by_the_client_is_1006_for_the_server() -> None:
             ws.transport.abort()  # TCP reset, no close frame
             assert (await outcome)[:2] == ("ConnectionClosedError", 1006)
 
-    run(main)
+    run(main())
 
 
 def test_handler_exception_closes_with_1011(caplog: pytest.LogCaptureFixture) -> None:
@@ -279,7 +266,7 @@ def test_handler_exception_closes_with_1011(caplog: pytest.LogCaptureFixture) ->
             assert info.value.rcvd.code == 1011
 
     with caplog.at_level(logging.ERROR, logger="wslearn.scratch"):
-        run(main)
+        run(main())
     assert "connection handler failed" in caplog.text
     assert "bug in the handler" in caplog.text
 
@@ -300,7 +287,7 @@ def test_message_over_max_size_closes_with_1009(message: bytes | list[str]) -> N
             assert info.value.rcvd.code == 1009
             assert (await outcome)[0] == "ConnectionClosedError"
 
-    run(main)
+    run(main())
 
 
 def test_server_stop_closes_clients_with_1001() -> None:
@@ -315,25 +302,24 @@ def test_server_stop_closes_clients_with_1001() -> None:
         with pytest.raises(OSError):
             await asyncio.open_connection("127.0.0.1", server.port)
 
-    run(main)
+    run(main())
 
 
 def test_server_keeps_serving_others_after_a_bad_client() -> None:
     async def main() -> None:
         async with scratch.serve(scratch.echo) as server, client(server.url) as good:
-            _, writer, frames = await raw_open(server.port)
-            writer.write(encode_frame(Frame(True, Opcode.TEXT, b"hi"), mask=False))  # unmasked
-            bad_end = await frames.next()
-            assert bad_end.opcode is Opcode.CLOSE and bad_end.payload[:2] == b"\x03\xea"  # 1002
-            assert await frames.next() is None  # and the server closed TCP
-            writer.close()
+            async with RawWebSocket.connect("127.0.0.1", server.port) as raw:
+                await raw.send(Frame(True, Opcode.TEXT, b"hi"), mask=False)  # unmasked
+                bad_end = await raw.recv_frame()
+                assert bad_end.opcode is Opcode.CLOSE and bad_end.payload[:2] == b"\x03\xea"  # 1002
+                assert await raw.recv_frame() is None  # and the server closed TCP
             await good.send("still there?")
             assert await good.recv() == "still there?"
             async with client(server.url) as newcomer:
                 await newcomer.send("me too")
                 assert await newcomer.recv() == "me too"
 
-    run(main)
+    run(main())
 
 
 def test_close_times_out_when_the_client_never_answers() -> None:
@@ -346,14 +332,13 @@ def test_close_times_out_when_the_client_never_answers() -> None:
             outcome.set_result((time.monotonic() - start, ws.close_code))
 
         async with scratch.serve(handler, close_timeout=0.3) as server:
-            _, writer, frames = await raw_open(server.port)  # reads, never answers
-            assert (await frames.next()).opcode is Opcode.CLOSE
-            elapsed, code = await outcome
-            writer.close()
+            async with RawWebSocket.connect("127.0.0.1", server.port) as raw:  # never answers
+                assert (await raw.recv_frame()).opcode is Opcode.CLOSE
+                elapsed, code = await outcome
         assert 0.25 < elapsed < 5  # close_timeout=0.3, not the default 10 s
         assert code == 1006  # no close frame came back
 
-    run(main)
+    run(main())
 
 
 def test_no_pong_after_the_servers_close_frame() -> None:
@@ -365,15 +350,14 @@ def test_no_pong_after_the_servers_close_frame() -> None:
             closed.set_result(ws.close_code)
 
         async with scratch.serve(handler) as server:
-            _, writer, frames = await raw_open(server.port)
-            assert (await frames.next()).payload == b"\x0f\xa0"  # 4000
-            writer.write(encode_frame(Frame(True, Opcode.PING, b"late"), mask=True))
-            writer.write(encode_frame(Frame(True, Opcode.CLOSE, b"\x0f\xa0"), mask=True))
-            assert await frames.next() is None  # no pong: only the end of TCP
-            writer.close()
+            async with RawWebSocket.connect("127.0.0.1", server.port) as raw:
+                assert (await raw.recv_frame()).payload == b"\x0f\xa0"  # 4000
+                await raw.send(Frame(True, Opcode.PING, b"late"))
+                await raw.send(Frame(True, Opcode.CLOSE, b"\x0f\xa0"))
+                assert await raw.recv_frame() is None  # no pong: only the end of TCP
             assert await closed == 4000
 
-    run(main)
+    run(main())
 
 
 def test_ping_raises_connection_closed_when_the_connection_ends() -> None:
@@ -384,14 +368,13 @@ def test_ping_raises_connection_closed_when_the_connection_ends() -> None:
 
     async def main() -> None:
         async with scratch.serve(handler) as server:
-            _, writer, frames = await raw_open(server.port)
-            assert (await frames.next()).opcode is Opcode.PING
-            writer.write(encode_frame(Frame(True, Opcode.CLOSE, b"\x03\xe8"), mask=True))
-            assert (await frames.next()).payload == b"\x03\xe8"
-            assert await frames.next() is None
-            writer.close()
+            async with RawWebSocket.connect("127.0.0.1", server.port) as raw:
+                assert (await raw.recv_frame()).opcode is Opcode.PING
+                await raw.send(Frame(True, Opcode.CLOSE, b"\x03\xe8"))
+                assert (await raw.recv_frame()).payload == b"\x03\xe8"
+                assert await raw.recv_frame() is None
 
-    run(main)
+    run(main())
 
 
 def test_a_handler_that_does_not_read_slows_the_sender_down() -> None:
@@ -422,7 +405,7 @@ def test_a_handler_that_does_not_read_slows_the_sender_down() -> None:
             await task
         assert received == [len(chunk)] * count
 
-    run(main)
+    run(main())
 
 
 # --- Part 2: scratch client -> websockets server ------------------------------------
@@ -441,7 +424,7 @@ def test_scratch_client_echo_with_a_websockets_server() -> None:
             assert ws.state is scratch.State.OPEN
         assert ws.state is scratch.State.CLOSED and ws.close_code == 1000
 
-    run(main)
+    run(main())
 
 
 def test_scratch_client_fragments_both_ways() -> None:
@@ -456,7 +439,7 @@ def test_scratch_client_fragments_both_ways() -> None:
             await ws.send(bytes(range(100)), fragment_size=7)
             assert await ws.recv() == bytes(range(100))
 
-    run(main)
+    run(main())
 
 
 def test_pings_between_scratch_client_and_websockets_server() -> None:
@@ -471,7 +454,7 @@ def test_pings_between_scratch_client_and_websockets_server() -> None:
             assert 0 <= await ws.ping(b"custom payload") < 5
             assert 0 <= float(await ws.recv()) < 5
 
-    run(main)
+    run(main())
 
 
 def test_scratch_client_subprotocol_is_the_websockets_servers_choice() -> None:
@@ -488,7 +471,7 @@ def test_scratch_client_subprotocol_is_the_websockets_servers_choice() -> None:
                 await scratch.connect(url)
             assert info.value.status == 400
 
-    run(main)
+    run(main())
 
 
 @pytest.mark.parametrize(
@@ -514,7 +497,7 @@ def test_scratch_client_closes_a_websockets_connection(code, reason, ending) -> 
             assert await seen == (ending, expected_code, reason)
             assert (ws.close_code, ws.close_reason) == (expected_code, reason)
 
-    run(main)
+    run(main())
 
 
 @pytest.mark.parametrize(
@@ -541,7 +524,7 @@ def test_websockets_server_closes_the_scratch_client(code, reason, exception) ->
             assert received == ["last words"]
             assert (ws.close_code, ws.close_reason) == (code or 1005, reason)
 
-    run(main)
+    run(main())
 
 
 def test_scratch_client_sees_1006_when_the_server_cuts_tcp() -> None:
@@ -556,7 +539,7 @@ def test_scratch_client_sees_1006_when_the_server_cuts_tcp() -> None:
                 await ws.recv()
             assert info.value.code == 1006 and ws.close_code == 1006
 
-    run(main)
+    run(main())
 
 
 def test_scratch_client_sees_1011_when_the_websockets_handler_fails() -> None:
@@ -571,7 +554,7 @@ def test_scratch_client_sees_1011_when_the_websockets_handler_fails() -> None:
 
     logging.getLogger("websockets").disabled = True
     try:
-        run(main)
+        run(main())
     finally:
         logging.getLogger("websockets").disabled = False
 
@@ -591,7 +574,7 @@ def test_scratch_client_refuses_an_oversized_message_with_1009() -> None:
             assert ws.close_code == 1006  # §7.1.7: after failing, the echo is not read
         assert seen == [1009]
 
-    run(main)
+    run(main())
 
 
 def test_scratch_client_gets_the_refusal_status() -> None:
@@ -604,7 +587,7 @@ def test_scratch_client_gets_the_refusal_status() -> None:
                 await scratch.connect(url)
             assert info.value.status == 403
 
-    run(main)
+    run(main())
 
 
 def test_scratch_client_masks_its_frames_and_refuses_masked_server_frames() -> None:
@@ -612,19 +595,12 @@ def test_scratch_client_masks_its_frames_and_refuses_masked_server_frames() -> N
     client_frames: list[Frame] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request, data = await scratch.read_head(reader, parse_request)
-        writer.write(build_response(check_request(request)))
-        frames = FrameReader()  # accept both, to see what the client sends
-        client_frames.extend(frames.feed(data))
-        writer.write(encode_frame(Frame(True, Opcode.TEXT, b"masked!"), mask=True))
-        while Opcode.CLOSE not in (f.opcode for f in client_frames):
-            client_frames.extend(frames.feed(await reader.read(65536)))
-        writer.close()
+        raw = await RawWebSocket.accept(reader, writer)  # expects masked client frames
+        await raw.send(Frame(True, Opcode.TEXT, b"masked!"), mask=True)
+        client_frames.extend(await raw.recv_frames())
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        async with server:
-            port = server.sockets[0].getsockname()[1]
+        async with listen(handle) as port:
             ws = await scratch.connect(f"ws://127.0.0.1:{port}", close_timeout=1)
             with contextlib.suppress(scratch.ConnectionClosed):  # it may have failed already
                 await ws.send("hello")
@@ -632,7 +608,7 @@ def test_scratch_client_masks_its_frames_and_refuses_masked_server_frames() -> N
                 await ws.recv()
             await ws.wait_closed()
 
-    run(main)
+    run(main())
     assert all(f.mask is not None for f in client_frames)
     close = client_frames[-1]
     assert close.opcode is Opcode.CLOSE and close.payload[:2] == b"\x03\xea"  # 1002
@@ -640,24 +616,18 @@ def test_scratch_client_masks_its_frames_and_refuses_masked_server_frames() -> N
 
 def test_scratch_client_close_times_out_when_the_server_never_answers() -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request, _ = await scratch.read_head(reader, parse_request)
-        writer.write(build_response(check_request(request)))
-        try:
-            await asyncio.sleep(5)  # reads nothing, answers nothing
-        finally:
-            writer.close()
+        await RawWebSocket.accept(reader, writer)
+        await asyncio.sleep(5)  # reads nothing, answers nothing (cancelled at the end)
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        ws = await scratch.connect(f"ws://127.0.0.1:{port}", close_timeout=0.3)
-        start = time.monotonic()
-        await ws.close()
-        assert time.monotonic() - start < 5  # close_timeout=0.3, not the default 10 s
-        assert ws.close_code == 1006
-        server.close()
+        async with listen(handle, timeout=0.1) as port:
+            ws = await scratch.connect(f"ws://127.0.0.1:{port}", close_timeout=0.3)
+            start = time.monotonic()
+            await ws.close()
+            assert time.monotonic() - start < 5  # close_timeout=0.3, not the default 10 s
+            assert ws.close_code == 1006
 
-    run(main)
+    run(main())
 
 
 # --- Part 3: handshakes, scratch to scratch ------------------------------------------
@@ -675,17 +645,15 @@ def test_scratch_client_and_server_together() -> None:
         finally:
             await server.stop()
 
-    run(main)
+    run(main())
 
 
 async def raw_exchange(port: int, request: bytes) -> tuple[Any, bytes]:
     """Send raw bytes; return the parsed response head and whatever followed until EOF."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(request)
-    response, rest = await scratch.read_head(reader, parse_response)
-    rest += await reader.read()
-    writer.close()
-    return response, rest
+    async with tcp("127.0.0.1", port) as (reader, writer):
+        writer.write(request)
+        response, rest = await read_head(reader, parse_response)
+        return response, rest + await read_to_eof(reader)
 
 
 def valid_request(port: int, **options: Any) -> bytes:
@@ -714,7 +682,7 @@ def test_bad_handshake_gets_its_http_status(change: tuple[str, str], status: int
                 await ws.send("ok")
                 assert await ws.recv() == "ok"
 
-    run(main)
+    run(main())
 
 
 def test_origin_not_allowed_is_403_for_websockets() -> None:
@@ -729,7 +697,7 @@ def test_origin_not_allowed_is_403_for_websockets() -> None:
                     await ws.send("welcome")
                     assert await ws.recv() == "welcome"
 
-    run(main)
+    run(main())
 
 
 def test_handshake_timeout_drops_a_silent_client() -> None:
@@ -743,24 +711,23 @@ def test_handshake_timeout_drops_a_silent_client() -> None:
             assert 0.25 < time.monotonic() - start < 5
             writer.close()
 
-    run(main)
+    run(main())
 
 
 def test_frames_sent_with_the_handshake_are_not_lost() -> None:
     async def main() -> None:
         async with scratch.serve(scratch.echo) as server:
             frame = encode_frame(Frame(True, Opcode.TEXT, b"eager"), mask=True)
-            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            request, key = build_request(f"127.0.0.1:{server.port}")
-            writer.write(request + frame)  # one write: head and first frame together
-            response, data = await scratch.read_head(reader, parse_response)
-            check_response(response, key)
-            while (decoded := decode_frame(data)) is None:
-                data += await reader.read(100)
-            assert decoded[0].payload == b"eager"
-            writer.close()
+            async with tcp("127.0.0.1", server.port) as (reader, writer):
+                request, key = build_request(f"127.0.0.1:{server.port}")
+                writer.write(request + frame)  # one write: head and first frame together
+                response, data = await read_head(reader, parse_response)
+                check_response(response, key)
+                while (decoded := decode_frame(data)) is None:
+                    data += await reader.read(100)
+                assert decoded[0].payload == b"eager"
 
-    run(main)
+    run(main())
 
 
 def test_serve_refuses_non_loopback_hosts_unless_asked() -> None:
@@ -781,32 +748,83 @@ def test_a_plugged_piece_replaces_the_librarys_without_a_subclass() -> None:
             await raw.send(Frame(True, Opcode.PING, b"ab"))
             assert await raw.recv_frame() == Frame(True, Opcode.PONG, b"ba")
 
-    run(main)
+    run(main())
 
 
-# --- helpers for raw sockets ----------------------------------------------------------
+# --- Part 4: robustness: what an abusive or dead peer cannot do -------------------------------
 
 
-class RawFrames:
-    """Frames read off a raw socket (server frames: never masked)."""
+def test_an_endless_fragmented_message_is_closed_with_1009() -> None:
+    """5,000 empty fragments and never a FIN: the server stops at max_fragments (4096)."""
 
-    def __init__(self, reader: asyncio.StreamReader, data: bytes) -> None:
-        self.reader, self.parser = reader, FrameReader(expect_masked=False)
-        self.ready = list(self.parser.feed(data))
+    async def main() -> None:
+        async with (
+            scratch.serve(scratch.echo) as server,
+            RawWebSocket.connect("127.0.0.1", server.port) as raw,
+        ):
+            start = encode_frame(Frame(False, Opcode.TEXT, b""), mask=True)
+            more = encode_frame(Frame(False, Opcode.CONTINUATION, b""), mask=True)
+            await raw.send(start + more * 5000)
+            frames = await raw.recv_frames()
+            assert [f.opcode for f in frames] == [Opcode.CLOSE]
+            assert decode_close(frames[0].payload) == (1009, "message of more than 4096 fragments")
+            assert await raw.hung_up()
 
-    async def next(self) -> Frame | None:
-        while not self.ready:
-            chunk = await self.reader.read(65536)
-            if not chunk:
-                return None
-            self.ready += self.parser.feed(chunk)
-        return self.ready.pop(0)
+    run(main())
 
 
-async def raw_open(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, RawFrames]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request, key = build_request(f"127.0.0.1:{port}")
-    writer.write(request)
-    response, data = await scratch.read_head(reader, parse_response)
-    check_response(response, key)
-    return reader, writer, RawFrames(reader, data)
+def test_a_silent_client_is_pinged_then_dropped_after_the_ping_timeout() -> None:
+    async def main() -> None:
+        options = {"ping_interval": 0.2, "ping_timeout": 0.3}
+        async with (
+            scratch.serve(scratch.echo, **options) as server,
+            RawWebSocket.connect("127.0.0.1", server.port) as raw,  # never answers
+        ):
+            start = time.monotonic()
+            ping = await raw.recv_frame()
+            assert ping is not None and ping.opcode is Opcode.PING
+            assert 0.15 < time.monotonic() - start < 2
+            frames = await raw.recv_frames()
+            assert [f.opcode for f in frames] == [Opcode.CLOSE]
+            assert decode_close(frames[0].payload) == (1011, "keepalive ping timeout")
+            assert await raw.recv_frame() is None  # and TCP is gone
+            assert 0.4 < time.monotonic() - start < 3
+
+    run(main())
+
+
+def test_a_client_that_answers_pings_stays_connected() -> None:
+    async def main() -> None:
+        options = {"ping_interval": 0.1, "ping_timeout": 0.2}
+        async with scratch.serve(scratch.echo, **options) as server, client(server.url) as ws:
+            await asyncio.sleep(0.8)  # several keepalive rounds, answered by websockets
+            await ws.send("still here")
+            assert await ws.recv() == "still here"
+
+    run(main())
+
+
+def test_keepalive_can_be_turned_off() -> None:
+    async def main() -> None:
+        async with (
+            scratch.serve(scratch.echo, ping_interval=None) as server,
+            RawWebSocket.connect("127.0.0.1", server.port) as raw,
+        ):
+            assert not await raw.hung_up(timeout=0.5)  # nothing sent, nothing cut
+
+    run(main())
+
+
+def test_connections_over_the_limit_get_http_503() -> None:
+    async def main() -> None:
+        async with scratch.serve(scratch.echo, max_connections=2) as server:
+            async with client(server.url), client(server.url):
+                with pytest.raises(InvalidStatus) as refused:
+                    await client(server.url)
+                assert refused.value.response.status_code == 503
+                assert refused.value.response.headers["Retry-After"] == "1"
+            async with client(server.url) as again:  # room again once they have left
+                await again.send("in")
+                assert await again.recv() == "in"
+
+    run(main())
