@@ -1,6 +1,6 @@
 # Two commands: `make lab` opens the course, `make test` runs every check.
 # Both set up what they need first: a .venv with the package, and (for tests)
-# Debian's chromium for the browser tests.
+# Debian's chromium, redis-server and nginx (`make system-deps`).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +13,7 @@ WORK   ?= work
 LAB    = $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --port=$(PORT) \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-.PHONY: lab lab-solutions reset-work test lint chromium release grade bench clean
+.PHONY: lab lab-solutions reset-work test lint system-deps system-deps-if-possible release grade bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,19 +23,42 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-chromium:
-	@if [ -x "$(CHROMIUM)" ]; then \
-	  echo "chromium: $$($(CHROMIUM) --version 2>/dev/null)"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-	  && echo "chromium: installed $$($(CHROMIUM) --version 2>/dev/null)"; \
+# Debian packages the course runs for real: chromium (browser tests), redis-server and nginx
+# (notebook 09). Installed when missing and we are root, without starting their system
+# services (a temporary policy-rc.d that answers 101, "action not allowed"); otherwise one
+# line says what to run. The course starts private copies of them itself.
+REDIS_SERVER ?= /usr/bin/redis-server
+NGINX  ?= /usr/sbin/nginx
+system-deps:
+	@missing=""; \
+	[ -x "$(CHROMIUM)" ] || missing="$$missing chromium"; \
+	[ -x "$(REDIS_SERVER)" ] || missing="$$missing redis-server"; \
+	[ -x "$(NGINX)" ] || missing="$$missing nginx"; \
+	if [ -z "$$missing" ]; then \
+	  echo "system packages: chromium, redis-server and nginx are installed"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "missing Debian packages:$$missing; run 'sudo make system-deps'" >&2; exit 1; \
 	else \
-	  echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests need it)" >&2; exit 1; \
+	  policy=/usr/sbin/policy-rc.d; ours=""; \
+	  if [ ! -e $$policy ]; then \
+	    ours=1; printf '#!/bin/sh\nexit 101\n' > $$policy; chmod 755 $$policy; \
+	  fi; \
+	  trap '[ -n "$$ours" ] && rm -f '$$policy EXIT; \
+	  echo "installing$$missing (services not started)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null || exit 1; \
+	  for tool in "$(CHROMIUM)" "$(REDIS_SERVER)" "$(NGINX)"; do \
+	    [ -x "$$tool" ] || { echo "$$tool is still missing after apt-get install" >&2; exit 1; }; \
+	  done; \
 	fi
+
+# `make lab` works without them (notebook 09 then says what to run).
+system-deps-if-possible:
+	@$(MAKE) --no-print-directory system-deps || echo "make lab: carrying on without them"
 
 # The learner's workspace: blank copies in work/ (git-ignored). Later runs add what is missing
 # and never overwrite a notebook you changed; `make reset-work` starts over (with a backup).
-lab: $(STAMP)
+lab: $(STAMP) system-deps-if-possible
 	$(BIN)/python -m wslearn release --source notebooks --out $(WORK)
 	$(LAB) --notebook-dir=$(WORK)
 
@@ -49,7 +72,7 @@ lab-solutions: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check wslearn tests benchmarks notebooks
 
-test: $(STAMP) chromium lint
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
 
 release: $(STAMP)
