@@ -460,7 +460,9 @@ class ReconnectingWebSocket:
         elif event.type == "message":
             assert isinstance(event, MessageEvent)
             self._heard()
-            if event.data != HEARTBEAT:  # the answer to our heartbeat is not for the page
+            if event.data == HEARTBEAT:  # the answer to our heartbeat is not for the page
+                self._log("heartbeat-reply")
+            else:
                 self._fire(MessageEvent("message", data=event.data, origin=event.origin))
         elif event.type == "error":
             self._fire(Event("error"))

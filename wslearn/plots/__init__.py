@@ -12,6 +12,13 @@ from wslearn.plots.closing import close_code_ranges, closing_handshakes
 from wslearn.plots.compression import KIND_COLOURS, compression_costs, context_takeover
 from wslearn.plots.frames import FRAME_FIELDS, frame_layout, header_sizes
 from wslearn.plots.handshake import handshake_sequence
+from wslearn.plots.keepalive import (
+    JITTER_COLOURS,
+    Lane,
+    backoff_delays,
+    dead_peer,
+    reconnection_storm,
+)
 from wslearn.plots.lifecycle import readystate_timeline
 from wslearn.plots.polling import polling_vs_push
 from wslearn.plots.server import closing_states, frame_loop
@@ -34,6 +41,7 @@ __all__ = [
     "CLIENT",
     "FONT_SIZE",
     "FRAME_FIELDS",
+    "JITTER_COLOURS",
     "KIND_COLOURS",
     "NETWORK",
     "OK",
@@ -43,12 +51,15 @@ __all__ = [
     "STATES",
     "STATE_NAMES",
     "Arrow",
+    "Lane",
+    "backoff_delays",
     "buffered_amount",
     "close_code_ranges",
     "closing_handshakes",
     "closing_states",
     "compression_costs",
     "context_takeover",
+    "dead_peer",
     "delivery_latency",
     "figure",
     "frame_layout",
@@ -57,5 +68,6 @@ __all__ = [
     "header_sizes",
     "polling_vs_push",
     "readystate_timeline",
+    "reconnection_storm",
     "sequence",
 ]
