@@ -64,11 +64,13 @@ fig = plots.polling_vs_push(
 )
 
 # %% [markdown]
-# Read the two panels together:
+# Read the two panels together (each box holds the middle half of the 20 delays, the line in it
+# is the median, the whiskers reach the rest):
 #
-# - **Delay.** With polling, an update waits on average half a polling interval, and up to a
-#   whole one. Polling faster shortens the wait but multiplies the requests. With push, the
-#   delay is only the time to write a frame on loopback: a fraction of a millisecond.
+# - **Delay.** With polling, an update waits for the next poll: an update that happens just
+#   before a poll is picked up at once, one just after it waits a whole interval. Polling faster
+#   shortens the wait but multiplies the requests. With push, the delay is only the time to write
+#   a frame on loopback: a fraction of a millisecond.
 # - **Bytes.** Every poll costs a request and a response with headers, even when it brings
 #   nothing. Push pays for one handshake, then a couple of bytes of frame header per update.
 #   (A real browser sends far bigger HTTP headers than our polling client does, cookies
@@ -108,14 +110,18 @@ print(tap.transcript(limit=24))
 # the server's echo as 7, and the closing handshake as two tiny close frames. Notebook 02 decodes
 # every bit.
 #
-# In a browser the same conversation is four lines of JavaScript (the seed's example, pointed at
-# our local server instead of a public echo host):
+# In a browser the same conversation is three lines of JavaScript, pointed at our local server:
 #
 # ```js
 # const ws = new WebSocket("ws://127.0.0.1:PORT");   // PORT: echo.url shows it
 # ws.onopen = () => ws.send("Hello");
 # ws.onmessage = (e) => console.log(e.data);           // "Hello"
 # ```
+#
+# A WebSocket URL starts with `ws://` or `wss://`, as a web address starts with `http://` or
+# `https://`: `ws://` is the protocol straight over TCP, `wss://` the same protocol inside TLS
+# (encrypted, and the only kind a page loaded over `https://` may open). The handshake and the
+# frames are the same in both; this course uses `ws://` because everything stays on `127.0.0.1`.
 #
 # Want the echo server outside Jupyter? In a terminal: `python -m wslearn serve echo --port 8765`.
 
@@ -126,16 +132,20 @@ print("the echo server of this notebook:", echo.url)
 # ## Exercises
 #
 # Each exercise is a cell to complete, followed by a check cell that tells you at once which cases
-# pass. Replace the `raise NotImplementedError` line with your code and run both cells.
+# pass, and for a case that fails, what your code returned and which mistake gives that value.
+# Replace the `raise NotImplementedError` line with your code and run both cells.
 #
-# **Exercise 1 · poll_delay.** An update happens at a random moment, uniformly spread between two
-# polls that are `interval` seconds apart. How long does it wait, on average, until the next poll
-# picks it up? (Ignore the network time.)
+# **Exercise 1 · poll_delay.** The polling client above asks, gets its answer, waits `interval`
+# seconds, and asks again. A request takes `rtt / 2` seconds to reach the server and the answer
+# `rtt / 2` to come back (`rtt`: the round-trip time; ignore the server's own work). An update
+# happens at a random moment, all moments equally likely. How long, on average, from the update
+# until the client has it?
 
 # %% exercise=poll_delay
-def poll_delay(interval: float) -> float:
+def poll_delay(interval: float, rtt: float) -> float:
     ### BEGIN SOLUTION
-    return interval / 2
+    cycle = interval + rtt  # the server sees one request per cycle
+    return cycle / 2 + rtt / 2  # wait for the next request, then the answer's way back
     ### END SOLUTION
 
 
@@ -143,14 +153,15 @@ def poll_delay(interval: float) -> float:
 check("poll_delay", poll_delay)
 
 # %% [markdown]
-# **Exercise 2 · frame_overhead.** How many header bytes does one WebSocket frame need to carry
-# `length` payload bytes? The rules (RFC 6455 §5.2): 2 bytes always; a length up to 125 fits in
-# them; 126 to 65535 needs 2 more length bytes; anything longer needs 8 more; and a frame sent by a
-# client carries a 4-byte masking key (`masked=True`).
+# **Exercise 2 · frame_overhead.** How many header bytes does the frame carrying the text
+# `message` need? The rules (RFC 6455 §5.2): 2 bytes always; a payload of up to 125 bytes has its
+# length in them; 126 to 65535 bytes take 2 more length bytes; anything longer 8 more; and a frame
+# sent by a client carries a 4-byte masking key (`masked=True`). A text travels as UTF-8.
 
 # %% exercise=frame_overhead
-def frame_overhead(length: int, masked: bool) -> int:
+def frame_overhead(message: str, masked: bool) -> int:
     ### BEGIN SOLUTION
+    length = len(message.encode("utf-8"))
     size = 2
     if length > 65535:
         size += 8
@@ -164,9 +175,29 @@ def frame_overhead(length: int, masked: bool) -> int:
 check("frame_overhead", frame_overhead)
 
 # %% [markdown]
+# **Exercise 3 · text_frame.** Build a frame yourself. The tap above shows the echo server's
+# answer to `"Hello"` as 7 bytes: the first, `0x81`, says "one whole text message"; the second is
+# the payload's length in bytes (for a server's frame of up to 125 bytes, that is the whole byte);
+# then come the payload's bytes, the text in UTF-8. Write `text_frame(text)`, which returns the
+# bytes of the server's frame for any `text` of at most 125 UTF-8 bytes. The last check sends your
+# bytes to a real `websockets` client.
+
+# %% exercise=text_frame
+def text_frame(text: str) -> bytes:
+    ### BEGIN SOLUTION
+    payload = text.encode("utf-8")
+    return bytes([0x81, len(payload)]) + payload
+    ### END SOLUTION
+
+
+# %% check=text_frame
+check("text_frame", text_frame)
+
+# %% [markdown]
 # ## Summary
 #
-# - HTTP cannot let the server speak first; polling trades delay against wasted requests.
+# - HTTP cannot let the server speak first; polling trades delay against wasted requests: an
+#   update waits on average half a polling cycle, plus the answer's way back.
 # - A WebSocket is an HTTP request upgraded into a full-duplex stream of small frames on the same
 #   TCP connection.
 # - On this machine, push delivered each update in well under a millisecond for a few bytes each.

@@ -248,7 +248,7 @@ def raises(
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    text = f"{value:.6g}" if isinstance(value, float) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
