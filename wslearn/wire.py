@@ -12,10 +12,12 @@ handshake text and frame bytes of real ``websockets`` connections::
     print(tap.head(CLIENT).decode())       # the HTTP upgrade request
     tap.frames(CLIENT)                     # the frames after it, decoded
 
-Forwarding is faithful: chunks are relayed as they arrive, a half-close
-(EOF) on one side is passed on to the other, and once both directions have
-ended (or one has and the other stays silent for ``linger`` seconds) both
-sockets are closed.
+Forwarding is faithful: chunks are relayed as they arrive; a half-close
+(FIN) from one side is passed on as a half-close, and the other direction is
+forwarded until it ends too or stays silent for ``linger`` seconds (counted
+from its last byte); a reset (RST) from either side is passed on as a reset
+to the other. ``blackhole()``, ``restore()`` and ``reset()`` break the
+network on purpose, for keepalive and reconnection demos.
 """
 
 from __future__ import annotations
@@ -23,12 +25,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import struct
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from wslearn.net import LOOPBACK, check_loopback
+
+__all__ = [
+    "CLIENT",
+    "SERVER",
+    "Chunk",
+    "Direction",
+    "Tap",
+    "hexdump",
+    "send_reset",
+    "split_head",
+]
 
 
 class Direction(StrEnum):
@@ -52,12 +67,48 @@ class Chunk:
     connection: int  # 0 for the first connection through the tap, 1 for the next, ...
 
 
+def send_reset(writer: asyncio.StreamWriter) -> None:
+    """Close ``writer``'s TCP connection with a reset (RST) instead of a FIN.
+
+    With ``SO_LINGER`` on and a linger time of 0, closing a socket discards
+    whatever is unsent and sends RST: TCP's ABORT call (RFC 9293, 3.10.5),
+    which is what the peer of a crashed or reset host sees.
+    """
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.fileno() != -1:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+@dataclass(eq=False)
+class _Link:
+    """One connection through the tap: its two sockets, two pumps and last activity."""
+
+    client: asyncio.StreamWriter
+    server: asyncio.StreamWriter
+    last: float  # loop time of the last byte read or written, either direction
+    pumps: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """RST both sides and stop both pumps."""
+        for writer in (self.client, self.server):
+            send_reset(writer)
+        for pump in self.pumps:
+            if pump is not asyncio.current_task():
+                pump.cancel()
+
+
 @dataclass
 class Tap:
     """A TCP proxy on loopback that records both directions.
 
     ``target`` is anything with ``host`` and ``bound_port`` (a ``LocalServer``),
-    a ``(host, port)`` pair, or a ``ws://host:port`` URL.
+    a ``(host, port)`` pair, or a ``ws://host:port`` URL. ``host`` is where
+    the tap listens: ``127.0.0.1`` by default, ``"::1"`` for IPv6 loopback.
+
+    Besides forwarding, a tap can break the network on purpose:
+    :meth:`blackhole` (a pulled cable), :meth:`restore`, :meth:`reset`.
     """
 
     target: Any
@@ -68,8 +119,14 @@ class Tap:
     chunks: list[Chunk] = field(default_factory=list, init=False)
     _server: asyncio.Server | None = field(default=None, init=False, repr=False)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    _links: set[_Link] = field(default_factory=set, init=False, repr=False)
+    _flowing: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _restored: float = field(default=0.0, init=False, repr=False)
     _count: int = field(default=0, init=False, repr=False)
     _t0: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._flowing.set()
 
     @property
     def bound_port(self) -> int:
@@ -80,23 +137,26 @@ class Tap:
     @property
     def url(self) -> str:
         """``ws://`` URL of the tap: connect here instead of to the server."""
-        return f"ws://{self.host}:{self.bound_port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # RFC 3986 IP-literal
+        return f"ws://{host}:{self.bound_port}"
 
     def _target_address(self) -> tuple[str, int]:
         target = self.target
         if isinstance(target, tuple):
             return target
         if isinstance(target, str):
-            hostport = target.split("://", 1)[-1].split("/", 1)[0]
-            host, _, port = hostport.rpartition(":")
-            return host, int(port)
+            parts = urlsplit(target if "://" in target else f"//{target}")
+            if parts.hostname is None or parts.port is None:
+                raise ValueError(f"no host and port in {target!r}")
+            return parts.hostname, parts.port
         return target.host, target.bound_port
 
     async def start(self) -> Tap:
         check_loopback(self.host, allow_remote=self.allow_remote)
         self._t0 = time.perf_counter()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._server = await asyncio.start_server(
-            self._relay, self.host, self.port, family=socket.AF_INET
+            self._relay, self.host, self.port, family=family
         )
         return self
 
@@ -119,6 +179,38 @@ class Tap:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    # -- breaking the network on purpose -----------------------------------------
+
+    def blackhole(self) -> None:
+        """Stop forwarding in both directions and close nothing: a pulled cable.
+
+        Bytes sent meanwhile are *held*, not dropped: the tap stops reading,
+        so they wait in its buffers and the kernel's, the receive window
+        fills up and the sender's TCP stops sending, just as it would keep
+        retransmitting into a pulled cable. :meth:`restore` delivers them in
+        order. Dropping them would be something TCP never does (it would cut
+        a hole in the middle of a byte stream and garble the frames after
+        it); a lost network shows up as silence, then either delivery or a
+        timeout. A new connection accepted while blackholed is held the same
+        way. Neither side is told anything: only a timeout (a heartbeat, a
+        ping) can notice.
+        """
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        """Forward again after :meth:`blackhole`; what was held goes through in order."""
+        self._restored = asyncio.get_running_loop().time()
+        self._flowing.set()
+
+    def reset(self) -> int:
+        """Reset (RST) both sides of every open connection; return how many there were."""
+        links = list(self._links)
+        for link in links:
+            link.reset()
+        return len(links)
+
+    # -- forwarding ----------------------------------------------------------------
+
     async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -132,23 +224,36 @@ class Tap:
             client_w.transport.abort()
             self._tasks.discard(task)
             return
-        pumps = [
-            asyncio.create_task(self._pump(client_r, server_w, CLIENT, number)),
-            asyncio.create_task(self._pump(server_r, client_w, SERVER, number)),
+        loop = asyncio.get_running_loop()
+        link = _Link(client_w, server_w, loop.time())
+        link.pumps = [
+            asyncio.create_task(self._pump(client_r, server_w, CLIENT, number, link)),
+            asyncio.create_task(self._pump(server_r, client_w, SERVER, number, link)),
         ]
+        self._links.add(link)
         try:
-            _, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-            if pending:
-                await asyncio.wait(pending, timeout=self.linger)
+            _, pending = await asyncio.wait(link.pumps, return_when=asyncio.FIRST_COMPLETED)
+            # One direction has ended and its EOF was passed on (a half-close):
+            # keep forwarding the other until it ends too, or has been silent
+            # for `linger` seconds since its last byte (time blackholed excluded).
+            while pending:
+                if not self._flowing.is_set():
+                    _, pending = await asyncio.wait(pending, timeout=self.linger)
+                    continue
+                idle = loop.time() - max(link.last, self._restored)
+                if idle >= self.linger:
+                    break
+                _, pending = await asyncio.wait(pending, timeout=self.linger - idle)
         except asyncio.CancelledError:
             # stop() while the connection is open: end quietly (asyncio's stream
             # callback would otherwise report the cancelled task as an error).
             pass
         finally:
-            for pump in pumps:
+            for pump in link.pumps:
                 pump.cancel()
             for writer in (client_w, server_w):
                 writer.close()
+            self._links.discard(link)
             self._tasks.discard(task)
 
     async def _pump(
@@ -157,16 +262,26 @@ class Tap:
         writer: asyncio.StreamWriter,
         direction: Direction,
         number: int,
+        link: _Link,
     ) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            while data := await reader.read(65536):
+            while True:
+                await self._flowing.wait()
+                data = await reader.read(65536)
+                await self._flowing.wait()  # blackholed while reading: hold it
+                if not data:
+                    break
+                link.last = loop.time()
                 self.chunks.append(Chunk(self.elapsed(), direction, data, number))
                 writer.write(data)
                 await writer.drain()
+                link.last = loop.time()
             if writer.can_write_eof():
-                writer.write_eof()
+                writer.write_eof()  # a half-close: FIN this way, the other way stays open
         except (ConnectionError, OSError):
-            writer.transport.abort()
+            # A reset on either socket (read or write) is passed on as a reset.
+            link.reset()
 
     def elapsed(self) -> float:
         """Seconds since the tap started (the clock of ``Chunk.time``)."""
