@@ -349,6 +349,28 @@ def test_heartbeat_timeout_detects_a_blackholed_connection_in_time():
     assert connections == 2
 
 
+def test_heartbeat_timeout_also_bounds_an_opening_handshake_that_gets_no_answer():
+    async def scenario():
+        async def mute(reader, writer):  # accepts TCP, never answers the handshake
+            await reader.read()
+            writer.close()
+
+        server = await asyncio.start_server(mute, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            ws = ReconnectingWebSocket(
+                f"ws://127.0.0.1:{port}", backoff=[0.01], heartbeat_timeout=0.3
+            )
+            event = await ws.closed(timeout=3)
+        return ws, event
+
+    ws, event = run(scenario())
+    dead = [e for e in ws.events if e.type == "dead"]
+    assert len(dead) == 2 and all(0.3 <= e.details["silent"] < 0.45 for e in dead)
+    assert event.code == 1006
+    assert event.reason.startswith("no answer to the opening handshake for 0.3")
+
+
 def test_without_heartbeat_a_blackholed_connection_stays_open():
     async def scenario():
         async with servers.echo() as server, wire.Tap(server) as tap:

@@ -233,7 +233,8 @@ class ReconnectingWebSocket:
     finite one means "give up after that many attempts"). ``heartbeat``: send
     ``HEARTBEAT`` every that many seconds while open; ``heartbeat_timeout``:
     the connection is dead when nothing arrived for that long (default: twice
-    ``heartbeat``; it also works alone, for a server that talks regularly).
+    ``heartbeat``; it also works alone, for a server that talks regularly, and it
+    bounds each opening handshake too).
     ``should_reconnect(close_event) -> bool`` replaces ``reconnectable``.
     """
 
@@ -450,6 +451,7 @@ class ReconnectingWebSocket:
         self._log("connecting", url=ws.url, attempt=self.attempt)
         for type_ in ("open", "message", "error", "close"):
             ws.addEventListener(type_, self._from_inner)
+        self._heard()  # the watchdog also bounds the opening handshake: no answer, no wait
         return ws
 
     def _from_inner(self, event: Event) -> None:
@@ -551,7 +553,10 @@ class ReconnectingWebSocket:
         # Dead: give up on this connection now (its close handshake may take up to
         # heartbeat_timeout more; its events are ignored from here on) and move on.
         assert self._current is not None
-        reason = f"no message for {silent:.2f} s"
+        opening = self._current.readyState == WebSocket.CONNECTING
+        reason = (
+            f"no {'answer to the opening handshake' if opening else 'message'} for {silent:.2f} s"
+        )
         self._log("dead", silent=silent)
         self._current.close()
         self._ended(CloseEvent("close", code=1006, reason=reason, wasClean=False))
