@@ -76,6 +76,7 @@ __all__ = [
     "nginx_config",
     "probe",
     "redis",
+    "running",
     "stop",
     "tools",
 ]
@@ -219,6 +220,11 @@ async def stop(name: str | None = None) -> None:
     """Stop the Redis, cluster or nginx started under ``name``, or all of them."""
     for key in list(_running) if name is None else [name]:
         await _replace(key)
+
+
+def running() -> dict[str, Any]:
+    """The Redis servers, clusters and nginx instances started and not stopped, by name."""
+    return dict(_running)
 
 
 @dataclass
