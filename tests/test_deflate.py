@@ -21,7 +21,7 @@ import zlib
 
 import pytest
 from browser import ServerThread, chromium, open_page, port_of, run_js
-from conftest import async_test
+from conftest import async_test, failures, not_written, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect as ws_connect
@@ -32,7 +32,7 @@ from websockets.extensions import permessage_deflate as ws_pmd
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode as WsOpcode
 
-from wslearn import deflate, handshake, wire
+from wslearn import deflate, handshake, scratch, wire
 from wslearn.close import decode_close, encode_close
 from wslearn.deflate import (
     Compressor,
@@ -45,6 +45,7 @@ from wslearn.deflate import (
     parse_extensions,
     parse_response,
 )
+from wslearn.exercises import run_checker
 from wslearn.framing import Assembler, Frame, FrameReader, Opcode, ProtocolError, decode_frame
 from wslearn.framing import encode_frame as wire_bytes
 from wslearn.raw import listen, read_head, tcp
@@ -618,6 +619,178 @@ async def test_bomb_over_a_real_connection_is_closed_with_1009():
     assert info.value.rcvd is not None and info.value.rcvd.code == 1009
 
 
+# --- notebook 10's exercises: the reference passes, the usual mistakes fail with their hint ---
+
+
+@pytest.fixture(scope="module")
+def nb10():
+    return reference("10_compression")
+
+
+@pytest.mark.parametrize("name", ["parse_offer", "inflate_messages", "server_settings"])
+def test_nb10_reference_passes_and_stub_fails(nb10, name):
+    assert run_checker(name, nb10[name]).passed
+    report = run_checker(name, not_written)
+    assert report.results and not any(r.passed for r in report.results)
+
+
+def test_parse_offer_empty_string_for_no_value_is_named(nb10):
+    def empty_values(value):
+        return [
+            (n, {k: "" if v is None else v for k, v in p.items()})
+            for n, p in nb10["parse_offer"](value)
+        ]
+
+    assert "use None, not ''" in failures("parse_offer", empty_values)["Chromium's offer"]
+
+
+def test_parse_offer_splitting_only_on_semicolons_is_named(nb10):
+    def one_offer(value):
+        name, *params = [part.strip() for part in value.split(";")]
+        return [
+            (
+                name,
+                {p.partition("=")[0].strip(): p.partition("=")[2].strip() or None for p in params},
+            )
+        ]
+
+    assert (
+        "split the list on ','"
+        in failures("parse_offer", one_offer)["two offers, the client's favourite first"]
+    )
+
+
+def test_parse_offer_keeping_quotes_is_named():
+    def quoted(value):
+        offers = []
+        for element in value.split(","):
+            name, *params = [part.strip() for part in element.split(";")]
+            pairs = [[p.strip() for p in param.split("=")] + [None] for param in params]
+            offers.append((name, {pair[0]: pair[1] for pair in pairs}))
+        return offers
+
+    assert "without its quotes" in failures("parse_offer", quoted)["a quoted value"]
+
+
+@pytest.mark.parametrize(
+    ("mistake", "words"),
+    [
+        ("no_tail", "00 00 ff ff"),
+        ("fresh_each_time", "keep ONE decompressobj"),
+        ("zlib_header", "wbits=-15 (negative)"),
+        ("one_shot", "zlib.decompress() wants a finished stream"),
+    ],
+)
+def test_inflate_messages_mistakes_get_their_diagnosis(mistake, words):
+    def no_tail(payloads, takeover):
+        z = zlib.decompressobj(-15)
+        return [z.decompress(p).decode() for p in payloads]
+
+    def fresh_each_time(payloads, takeover):
+        return [zlib.decompressobj(-15).decompress(p + deflate.TAIL).decode() for p in payloads]
+
+    def zlib_header(payloads, takeover):
+        z = zlib.decompressobj(15)
+        return [z.decompress(p + deflate.TAIL).decode() for p in payloads]
+
+    def one_shot(payloads, takeover):
+        return [zlib.decompress(p, -15).decode() for p in payloads]
+
+    solution = locals()[mistake]
+    messages = failures("inflate_messages", solution)
+    assert any(words in m for m in messages.values()), messages
+
+
+@pytest.mark.parametrize(
+    ("settings_", "words"),
+    [
+        ({"server_max_window_bits": 9, "client_max_window_bits": 9}, "hash tables"),
+        ({"server_no_context_takeover": True}, "decompressor for what clients send"),
+        ({"client_no_context_takeover": True}, "server_no_context_takeover frees it"),
+        ({"server_max_window_bits": 16}, "window bits"),
+    ],
+)
+def test_server_settings_that_do_not_fit_are_explained(settings_, words):
+    messages = failures("server_settings", lambda: settings_)
+    assert any(words in m for m in messages.values()), messages
+
+
+def test_server_settings_small_client_window_also_fits():
+    """Another good answer passes: the check measures instead of comparing with one answer."""
+    good = {"server_no_context_takeover": True, "client_max_window_bits": 9}
+    assert run_checker("server_settings", lambda: good).passed
+
+
+def test_nb10_calling_the_library_is_not_a_solution():
+    def via_library(value):
+        return [(n, dict(p)) for n, p in deflate.parse_extensions(value)]
+
+    def via_decompressor(payloads, takeover):
+        d = deflate.Decompressor(no_context_takeover=not takeover)
+        return [d.decompress(p).decode() for p in payloads]
+
+    for name, solution in (("parse_offer", via_library), ("inflate_messages", via_decompressor)):
+        messages = failures(name, solution)
+        assert all("write it yourself" in m for m in messages.values()), messages
+
+
+# --- the scratch server accepts permessage-deflate (a parameter) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("compression", "extensions"),
+    [
+        (None, []),
+        ({}, ["permessage-deflate"]),
+        (
+            {"server_no_context_takeover": True, "client_max_window_bits": 10},
+            ["permessage-deflate"],
+        ),
+    ],
+)
+@async_test
+async def test_scratch_server_compression_parameter_with_websockets_client(compression, extensions):
+    sent_messages = ["hello"] * 3 + [os.urandom(3000), "é" * 3000]
+    async with scratch.serve(scratch.echo, compression=compression, ping_interval=None) as server:
+        async with wire.Tap(("127.0.0.1", server.port)) as tap:
+            async with ws_connect(tap.url, close_timeout=2) as ws:
+                assert [e.name for e in ws.protocol.extensions] == extensions
+                received = []
+                for message in sent_messages:
+                    await ws.send(message)
+                    received.append(await ws.recv())
+    assert received == sent_messages
+    from_server = [f for _, direction, f in tap.timeline() if direction == wire.SERVER]
+    data = [f for f in from_server if f.opcode.is_data]
+    assert all(f.rsv1 for f in data) is bool(extensions)
+    if compression and compression.get("server_no_context_takeover"):
+        # Each "hello" was compressed on its own: three identical payloads.
+        assert len({f.payload for f in data[:3]}) == 1
+
+
+@async_test
+async def test_scratch_server_with_compression_closes_a_bomb_with_1009():
+    async with scratch.serve(
+        scratch.echo, compression={}, max_size=MiB, ping_interval=None
+    ) as server:
+        async with ws_connect(f"ws://127.0.0.1:{server.port}", close_timeout=2) as ws:
+            await ws.send(bytes(32 * MiB))
+            with pytest.raises(ConnectionClosedError) as info:
+                await ws.recv()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+
+
+@async_test
+async def test_scratch_server_without_compression_rejects_rsv1():
+    async with scratch.serve(scratch.echo, ping_interval=None) as server:
+        async with deflate_client(server.port) as (reader, writer, frames, params):
+            assert params is None  # declined
+            compressed = PerMessageDeflate(Params(), client=True).encode("hello")[0]
+            writer.write(wire_bytes(compressed, mask=True))
+            close = await _next_frame(reader, frames)
+    assert decode_close(close.payload)[0] == 1002
+
+
 # --- Chromium ---------------------------------------------------------------------------------
 
 CHROMIUM_SENDS = r"""async ([url, messages]) => {
@@ -683,4 +856,12 @@ def test_chromium_reads_messages_compressed_by_wslearn(browser_page):
     port = thread.enter(lambda: raw_deflate_server(**WS_DEFAULTS))
     sent = [*CHAT, "é" * 5000, "x" * 70_000]
     result = run_js(page, CHROMIUM_SENDS, [f"ws://127.0.0.1:{port}", sent])
+    assert result == {"extensions": WEBSOCKETS_ANSWER, "got": sent}
+
+
+def test_chromium_against_the_scratch_server_with_compression(browser_page):
+    thread, _, page = browser_page
+    server = thread.enter(lambda: scratch.serve(scratch.echo, compression=WS_DEFAULTS))
+    sent = [*CHAT, "é" * 5000, "x" * 70_000]
+    result = run_js(page, CHROMIUM_SENDS, [f"ws://127.0.0.1:{server.port}", sent])
     assert result == {"extensions": WEBSOCKETS_ANSWER, "got": sent}

@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from wslearn.close import CloseCode, decode_close, encode_close
+from wslearn.deflate import Params, PerMessageDeflate
 from wslearn.framing import (
     Assembler,
     Frame,
@@ -221,7 +222,9 @@ class Connection:
     pieces (same signatures as the module's functions). A piece that raises
     :class:`~wslearn.framing.ProtocolError` fails the connection with its
     code; one that raises anything else fails it with 1011 and the exception
-    is kept in :attr:`error`.
+    is kept in :attr:`error`. ``deflate``: the permessage-deflate parameters
+    agreed in the handshake (:mod:`wslearn.deflate`), or ``None`` (RSV1 is then
+    a protocol error).
     """
 
     def __init__(
@@ -233,6 +236,7 @@ class Connection:
         pong_for: Callable[[bytes], bytes] = pong_for,
         reassemble: Callable[[list[Frame]], str | bytes] = reassemble,
         close_reply: Callable[[bytes], bytes] = close_reply,
+        deflate: Params | None = None,
     ) -> None:
         self.client = client
         self.max_size, self.max_fragments = max_size, max_fragments
@@ -244,7 +248,13 @@ class Connection:
         self.eof_received = False
         # §5.1: a client masks every frame it sends, a server never does, and each
         # side fails the connection on a frame masked the wrong way (FrameReader checks).
-        self._reader = FrameReader(max_size=max_size, expect_masked=not client)
+        self._reader = FrameReader(
+            max_size=max_size, expect_masked=not client, allow_rsv1=deflate is not None
+        )
+        # RFC 7692: messages inflate (at most max_size bytes, else 1009) before anything else.
+        self.deflate = None
+        if deflate is not None:
+            self.deflate = PerMessageDeflate(deflate, client=client, max_size=max_size)
         # The library's reassemble() streams through an Assembler (UTF-8 fails on the
         # first bad byte); a plugged one gets the list of the message's frames.
         streaming = reassemble is _LIBRARY_REASSEMBLE
@@ -305,6 +315,8 @@ class Connection:
         return []
 
     def _on_frame(self, frame: Frame) -> Event | None:
+        if self.deflate is not None:
+            frame = self.deflate.decode(frame)
         opcode = frame.opcode
         if not opcode.is_control:
             return self._on_data(frame)
@@ -416,7 +428,10 @@ class Connection:
     ) -> None:
         if self.state is not State.OPEN:
             raise InvalidState(f"cannot send a message: the connection is {self.state.name}")
-        if size is None:
+        if self.deflate is not None:
+            for frame in self.deflate.encode(bytes(payload), opcode=opcode, fragment_size=size):
+                self._send_frame(frame)
+        elif size is None:
             self._outgoing.append(
                 encode_frame(Frame(True, opcode, payload), mask=self.client, check=False)
             )

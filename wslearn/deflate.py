@@ -564,15 +564,21 @@ class PerMessageDeflate:
         self._inflating = False  # inside a compressed message that arrives in fragments
 
     def encode(
-        self, data: str | bytes, *, fragment_size: int | None = None, compress: bool = True
+        self,
+        data: str | bytes,
+        *,
+        opcode: Opcode | None = None,
+        fragment_size: int | None = None,
+        compress: bool = True,
     ) -> list[Frame]:
-        """Frames for one message (TEXT for ``str``, BINARY for ``bytes``).
+        """Frames for one message (TEXT for ``str``, BINARY for ``bytes``, or ``opcode``).
 
         The payload is compressed as a whole and split after compression;
         ``fragment_size`` splits the compressed bytes. ``compress=False`` sends
         this message as it is, RSV1 clear (§6: allowed on a per-message basis).
         """
-        opcode = Opcode.TEXT if isinstance(data, str) else Opcode.BINARY
+        if opcode is None:
+            opcode = Opcode.TEXT if isinstance(data, str) else Opcode.BINARY
         payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         if compress:
             payload = self.compressor.compress(payload)
@@ -701,31 +707,32 @@ def sample_messages(kind: str, count: int = 100) -> list[bytes]:
 
 
 def connection_memory(
-    window_bits: int, context_takeover: bool, message: bytes, *, mem_level: int = 8
+    params: Params, message: bytes, *, client: bool = False, mem_level: int = 8
 ) -> tuple[int, int]:
-    """``(idle, peak)`` bytes one connection's compression state takes, measured.
+    """``(idle, peak)`` bytes of one connection's compression state, measured.
 
     zlib allocates through Python's raw allocator, so :mod:`tracemalloc` sees
-    every byte of its windows and hash tables. One compressor (what this end
-    sends) and one decompressor (what it receives) handle ``message`` once;
-    ``idle`` is what stays allocated afterwards, ``peak`` the high-water mark.
+    every byte of its windows and hash tables. The endpoint (the server unless
+    ``client``) sends ``message`` once and receives it once, compressed by its
+    peer; ``idle`` is what stays allocated afterwards (what every idle
+    connection costs), ``peak`` the high-water mark while working.
     """
     import tracemalloc
 
-    incoming = Compressor(window_bits, no_context_takeover=not context_takeover).compress(message)
+    peer = PerMessageDeflate(params, client=not client)
+    incoming = peer.encode(message)
     started = not tracemalloc.is_tracing()
     if started:
         tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         before = tracemalloc.get_traced_memory()[0]
-        nct = not context_takeover
-        compressor = Compressor(window_bits, no_context_takeover=nct, mem_level=mem_level)
-        decompressor = Decompressor(window_bits, no_context_takeover=nct)
-        compressor.compress(message)
-        decompressor.decompress(incoming)
+        endpoint = PerMessageDeflate(params, client=client, mem_level=mem_level)
+        endpoint.encode(message)
+        for frame in incoming:
+            endpoint.decode(frame)
         current, peak = tracemalloc.get_traced_memory()
-        del compressor, decompressor
+        del endpoint
         return current - before, peak - before
     finally:
         if started:
@@ -768,7 +775,8 @@ def measure(
         best_d = min(best_d, time.perf_counter() - start)
         if inflated != messages:
             raise AssertionError("round trip changed the messages")
-    idle, peak = connection_memory(window_bits, context_takeover, messages[0], mem_level=mem_level)
+    both = Params(nct, nct, window_bits, window_bits)
+    idle, peak = connection_memory(both, messages[0], mem_level=mem_level)
     return Cost(
         kind,
         window_bits,

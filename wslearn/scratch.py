@@ -47,7 +47,7 @@ from collections.abc import (
 from typing import Any
 from urllib.parse import urlsplit
 
-from wslearn import connection
+from wslearn import connection, deflate
 from wslearn.close import CloseCode
 from wslearn.connection import InvalidState, Message, Pong, State
 from wslearn.handshake import (
@@ -409,6 +409,7 @@ async def accept(
     origins: Collection[str | None] | None = None,
     open_timeout: float = OPEN_TIMEOUT,
     pages: Mapping[str, str] | None = None,
+    compression: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> Connection | None:
     """Do the server's half of the opening handshake on a new TCP connection.
@@ -418,7 +419,9 @@ async def accept(
     426, 431) or after a timeout. ``options`` go to :class:`Connection`.
     ``pages`` maps paths to HTML that a plain HTTP GET (no upgrade) receives
     instead (:func:`wslearn.raw.page_for`), so that a browser can load a page
-    from this very server.
+    from this very server. ``compression``: accept permessage-deflate with these
+    settings (keyword arguments of :func:`wslearn.deflate.accept`, ``{}`` for the
+    RFC's defaults); ``None`` (the default) declines it.
     """
     timeout = options.get("close_timeout", CLOSE_TIMEOUT)
     try:
@@ -430,6 +433,8 @@ async def accept(
             await close_tcp(reader, writer, first=True, timeout=timeout)
             return None
         key = check_request(request, origins=origins)
+        offers = request.headers.get_all("Sec-WebSocket-Extensions")
+        agreed = None if compression is None else deflate.accept(offers, **compression)
     except HandshakeError as exc:
         await refuse(reader, writer, exc, timeout)
         return None
@@ -437,8 +442,11 @@ async def accept(
         writer.transport.abort()  # too slow, or gone: nobody to answer
         return None
     subprotocol = select_subprotocol(request.subprotocols, subprotocols)
-    writer.write(build_response(key, subprotocol=subprotocol))
+    extensions = [("Sec-WebSocket-Extensions", agreed[0])] if agreed else []
+    writer.write(build_response(key, subprotocol=subprotocol, extra_headers=extensions))
     await writer.drain()
+    if agreed:
+        options["deflate"] = agreed[1]
     return Connection(
         reader, writer, client=False, subprotocol=subprotocol, request=request, data=data, **options
     )
