@@ -106,7 +106,29 @@ fig = plots.handshake_sequence(
 # accident. It is a proof of understanding, not security: anyone can compute it. The key is used as
 # the text the client sent; it is never base64-decoded for this.
 #
-# Let's redo it with the key from the captured request.
+# **Exercise 1 · accept_key.** Before you read on, compute the `Sec-WebSocket-Accept` value for
+# a client's key yourself, in plain Python. The check also runs a real `websockets` client against
+# a server that answers with your value.
+#
+# *Hint:* `hashlib.sha1(data).digest()` gives the 20 raw bytes of a digest;
+# `base64.b64encode(raw)` turns bytes into base64 (as bytes).
+
+# %% exercise=accept_key
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def accept_key(key: str) -> str:
+    ### BEGIN SOLUTION
+    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
+    return base64.b64encode(digest).decode("ascii")
+    ### END SOLUTION
+
+
+# %% check=accept_key
+check("accept_key", accept_key)
+
+# %% [markdown]
+# Now the same steps, one at a time, with the key from the captured request.
 
 # %%
 key = request.headers.get("Sec-WebSocket-Key")
@@ -278,8 +300,10 @@ await check_by_hand("127.0.0.1", liar_port)
 liar.close()
 
 # %% [markdown]
-# Both clients refuse. `HandshakeError.status` is the status the server sent: a `101` can still be
-# a failed handshake.
+# Both clients refuse. The two wrong values they quote differ because each connection sends a
+# fresh random `Sec-WebSocket-Key`, and the forgetful server hashes whatever key it gets; neither
+# is the key + GUID value the client expects. `HandshakeError.status` is the status the server
+# sent: a `101` can still be a failed handshake.
 #
 # A server that refuses with an HTTP error is the everyday case: no permission, wrong path,
 # overloaded. The course's `reject` server answers every handshake with `403 Forbidden`:
@@ -403,25 +427,8 @@ strict.close()
 #
 # Replace each `raise NotImplementedError` with your code, then run the check cell below it.
 #
-# **Exercise 1 · accept_key.** Compute the `Sec-WebSocket-Accept` value for a client's key.
-# The check also runs a real `websockets` client against a server that answers with your value.
-#
-# *Hint:* `hashlib.sha1(...).digest()` gives the 20 raw bytes; `base64.b64encode` turns them into
-# the text to send.
-
-# %% exercise=accept_key
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def accept_key(key: str) -> str:
-    ### BEGIN SOLUTION
-    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()
-    return base64.b64encode(digest).decode("ascii")
-    ### END SOLUTION
-
-
-# %% check=accept_key
-check("accept_key", accept_key)
+# **Exercise 1** (`accept_key`) is higher up, in "The accept value". The next two make you the
+# server.
 
 # %% [markdown]
 # **Exercise 2 · parse_request_head.** Split a request head into `(method, target, headers)`:
@@ -458,47 +465,54 @@ def parse_request_head(data: bytes) -> tuple[str, str, dict[str, str]]:
 check("parse_request_head", parse_request_head)
 
 # %% [markdown]
-# **Exercise 3 · status_for.** Be the server: return the status to answer a request with.
-# `101` for a valid opening handshake; `426` for a valid one with a `Sec-WebSocket-Version` other
-# than `13`; `403` for a valid one whose `Origin` header is not in `ALLOWED_ORIGINS` (a request
-# with no Origin is fine); `400` for anything else (not HTTP, not `GET` or not `HTTP/1.1`, not
-# exactly one `Host`, no `websocket` token in `Upgrade`, no `Upgrade` token in `Connection`, a key
-# that does not base64-decode to 16 bytes, no version). Every request is a complete head.
+# **Exercise 3 · status_for.** Be the server: return the status to answer a request with, the
+# way `strict_server` above does, but with your own rules instead of `check_request`:
 #
-# Write the rules yourself. You may use `handshake.parse_request` for the HTTP syntax (it raises
-# `HandshakeError` for a head that is not HTTP) and its `headers.get`, `get_all` and `has_token`,
-# but not `check_request`: that would be the answer.
+# - `400` for a request that is not a valid opening handshake: bytes that are not an HTTP head (a
+#   start line that is not `METHOD TARGET VERSION`, a header line without a colon), a method other
+#   than `GET` or a version other than `HTTP/1.1`, no `Host`, no token `websocket` in `Upgrade`,
+#   no token `Upgrade` in `Connection`, a `Sec-WebSocket-Key` that does not base64-decode to
+#   exactly 16 bytes, or no `Sec-WebSocket-Version`;
+# - `426` for a valid request whose `Sec-WebSocket-Version` is not `13`;
+# - `403` for a valid request whose `Origin` is not in `ALLOWED_ORIGINS` (no Origin is fine);
+# - `101` otherwise.
+#
+# Build it on your `parse_request_head` from exercise 2 and plain Python; `wslearn.handshake` is
+# off limits here. `Upgrade` and `Connection` hold comma-separated, case-insensitive *tokens*
+# (`keep-alive, Upgrade`). Every request is a complete head.
 #
 # *Hint:* check the form of the request first and the server's policy (the Origin) last, as the
-# RFC lists them.
+# RFC lists them; `base64.b64decode(text, validate=True)` raises `ValueError` for bad base64.
 
 # %% exercise=status_for
 def status_for(request: bytes) -> int:
     ### BEGIN SOLUTION
+    head = request.split(b"\r\n\r\n", 1)[0]
+    start, *lines = head.split(b"\r\n")
     try:
-        head, _ = handshake.parse_request(request)
-    except handshake.HandshakeError:
+        method, _target, headers = parse_request_head(request)
+        version = start.split(b" ")[2].decode("latin-1")
+    except (ValueError, IndexError):
         return 400
-    headers = head.headers
-    if head.method != "GET" or head.version != "HTTP/1.1":
+    if any(b":" not in line for line in lines):
         return 400
-    if len(headers.get_all("Host")) != 1:
+    if method != "GET" or version != "HTTP/1.1" or "host" not in headers:
         return 400
-    if not headers.has_token("Upgrade", "websocket"):
-        return 400
-    if not headers.has_token("Connection", "Upgrade"):
+
+    def tokens(name: str) -> set[str]:
+        return {token.strip().lower() for token in headers.get(name, "").split(",")}
+
+    if "websocket" not in tokens("upgrade") or "upgrade" not in tokens("connection"):
         return 400
     try:
-        if len(base64.b64decode(headers.get("Sec-WebSocket-Key", ""), validate=True)) != 16:
-            return 400
+        key = base64.b64decode(headers.get("sec-websocket-key", ""), validate=True)
     except ValueError:
         return 400
-    versions = headers.get_all("Sec-WebSocket-Version")
-    if not versions:
+    if len(key) != 16 or "sec-websocket-version" not in headers:
         return 400
-    if versions != ["13"]:
+    if headers["sec-websocket-version"] != "13":
         return 426
-    origin = headers.get("Origin")
+    origin = headers.get("origin")
     if origin is not None and origin not in ALLOWED_ORIGINS:
         return 403
     return 101

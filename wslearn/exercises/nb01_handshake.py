@@ -9,8 +9,9 @@ import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from wslearn import framing, handshake
+from wslearn import handshake
 from wslearn.exercises import Result, case, exercise
+from wslearn.exercises.mistakes import known, slips
 
 NOTEBOOK = "01_handshake"
 
@@ -28,95 +29,87 @@ KEYS = ["x3JJHMbDL1EzLkh9GBhXDw==", "AQIDBAUGBwgJCgsMDQ4PEA==", "/+/+/+/+/+/+/+/
 
 # --- accept_key ---------------------------------------------------------------
 
+ACCEPT_HINT = "base64(SHA-1(key + GUID)): hashlib.sha1(...).digest(), then base64.b64encode"
 
-def _accept_hint(accept_key: Callable[[str], Any], key: str) -> str:
-    """Recognise the usual slips by their result and say which one it is."""
-    with contextlib.suppress(Exception):
-        got = accept_key(key)
-        if isinstance(got, bytes):
-            return "return text: decode the base64 bytes with .decode('ascii')"
-        digest = hashlib.sha1((key + handshake.GUID).encode()).digest()
-        if got == base64.b64encode(hashlib.sha1(key.encode()).digest()).decode():
-            return "append the GUID to the key before hashing"
-        if got == digest.hex():
-            return "base64-encode the 20 digest bytes (.digest()), not the hex text"
-        if got == base64.b64encode(digest.hex().encode()).decode():
-            return "base64-encode the raw digest bytes (.digest()), not .hexdigest()"
-        decoded = base64.b64decode(key) + handshake.GUID.encode()
-        if got == base64.b64encode(hashlib.sha1(decoded).digest()).decode():
-            return "hash the key as the text it is; do not base64-decode it first"
-    return "base64(SHA-1(key + GUID)): hashlib.sha1(...).digest(), then base64.b64encode"
+ACCEPT_SLIPS = {
+    "no_guid": "append the GUID to the key before hashing",
+    "hex_text": "send base64 of the 20 raw digest bytes, not the digest as hex text",
+    "b64_hex": "base64-encode the raw digest (.digest()), not the hex text of .hexdigest()",
+    "as_bytes": "return text: decode the base64 bytes with .decode('ascii')",
+    "decoded_key": "hash the key as the text it is; do not base64-decode it first",
+    "sha256": "the RFC uses SHA-1 (hashlib.sha1), not SHA-256",
+    "guid_first": "the key comes first, then the GUID: key + GUID",
+}
+
+
+def model_accept(key: str, **slip: bool) -> str | bytes:
+    """The accept value computed with some of ``ACCEPT_SLIPS`` made."""
+    if slip.get("hex_text") and slip.get("b64_hex"):
+        raise ValueError("two ways of the same slip")
+    guid = "" if slip.get("no_guid") else handshake.GUID
+    text = key.encode() if not slip.get("decoded_key") else base64.b64decode(key)
+    joined = guid.encode() + text if slip.get("guid_first") else text + guid.encode()
+    digest = (hashlib.sha256 if slip.get("sha256") else hashlib.sha1)(joined)
+    if slip.get("hex_text"):
+        value = digest.hexdigest().encode()
+    elif slip.get("b64_hex"):
+        value = base64.b64encode(digest.hexdigest().encode())
+    else:
+        value = base64.b64encode(digest.digest())
+    return value if slip.get("as_bytes") else value.decode()
 
 
 async def _real_client_accepts(accept_key: Callable[[str], Any]) -> Result:
     """A server answering with the learner's accept value; does ``websockets`` connect?"""
     from websockets.asyncio.client import connect
 
+    from wslearn.raw import RawWebSocket, listen
+
     description = "a real websockets client accepts your server's answer"
 
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def respond(request: handshake.Request, key: str) -> bytes:
         try:
-            data = await reader.readuntil(b"\r\n\r\n")
-            parsed = handshake.parse_request(data)
-            key = handshake.check_request(parsed[0]) if parsed else ""
-            try:
-                accept = str(accept_key(key))
-            except Exception:
-                accept = "(your accept_key raised)"
-            response = handshake.build_response(key).replace(
-                handshake.accept_key(key).encode(), accept.encode("ascii", "replace")
-            )
-            writer.write(response)
-            await writer.drain()
-            # If the client accepted, it opens and at once closes: answer its close frame.
-            frames = framing.FrameReader(expect_masked=True)
-            async with asyncio.timeout(5):
-                while chunk := await reader.read(4096):
-                    for frame in frames.feed(chunk):
-                        if frame.opcode is framing.Opcode.CLOSE:
-                            reply = framing.Frame(True, framing.Opcode.CLOSE, frame.payload)
-                            writer.write(framing.encode_frame(reply, mask=False))
-                            await writer.drain()
-                            return
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, handshake.HandshakeError):
-            pass  # the client gave up or sent no valid request; the client side reports it
-        except framing.ProtocolError:
-            pass
-        finally:
-            writer.close()
+            accept = str(accept_key(key))
+        except Exception:
+            accept = "(your accept_key raised)"
+        right = handshake.accept_key(key).encode()
+        return handshake.build_response(key).replace(right, accept.encode("ascii", "replace"))
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    try:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}", open_timeout=5, compression=None):
-            pass
-    except Exception as exc:
-        return Result(description, False, f"the client refused your value ({exc})")
-    finally:
-        server.close()
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raw = await RawWebSocket.accept(reader, writer, respond=respond)
+        with contextlib.suppress(Exception):  # if the client accepted, it closes at once
+            await raw.answer_close(timeout=3)
+
+    async with listen(serve) as port:
+        try:
+            async with connect(f"ws://127.0.0.1:{port}", open_timeout=5, compression=None):
+                pass
+        except Exception as exc:
+            return Result(description, False, f"the client refused your value ({exc})")
     return Result(description, True)
 
 
-@exercise("accept_key", notebook=NOTEBOOK)
+@exercise(
+    "accept_key",
+    notebook=NOTEBOOK,
+    shortcuts=[
+        "wslearn.handshake.accept_key",
+        "wslearn.handshake.build_response",
+        "websockets.utils.accept_key",
+    ],
+)
 async def check_accept_key(accept_key: Callable[[str], str]) -> list[Result]:
     """The Sec-WebSocket-Accept value a server sends for a client's key."""
     results = [
         case(
-            "RFC 6455 example key",
-            lambda: accept_key(RFC_KEY),
-            RFC_ACCEPT,
-            hint=_accept_hint(accept_key, RFC_KEY),
+            "RFC 6455 example key" if key == RFC_KEY else f"key {key}",
+            lambda key=key: accept_key(key),
+            handshake.accept_key(key),
+            hint=ACCEPT_HINT,
+            diagnose=known(slips(model_accept, ACCEPT_SLIPS, key)),
         )
+        for key in [RFC_KEY, *KEYS]
     ]
-    for key in KEYS:
-        results.append(
-            case(
-                f"key {key}",
-                lambda key=key: accept_key(key),
-                handshake.accept_key(key),
-                hint=_accept_hint(accept_key, key),
-            )
-        )
     results.append(await _real_client_accepts(accept_key))
     return results
 
@@ -188,7 +181,53 @@ PARSE_CASES = [
 ]
 
 
-@exercise("parse_request_head", notebook=NOTEBOOK)
+PARSE_SLIPS = {
+    "every_colon": "split each line at the first colon only: 'Host: 127.0.0.1:8765' has two",
+    "keep_case": "header names are case-insensitive: lowercase them (name.lower())",
+    "lower_values": "lowercase the names only: values keep their case",
+    "no_strip": "strip spaces and tabs around each value: value.strip(' \\t')",
+    "last_wins": "a repeated header keeps every value: join them with ', ', in order",
+    "first_wins": "a repeated header keeps every value: join them with ', ', in order",
+    "past_head": "stop at the empty line (b'\\r\\n\\r\\n'): the bytes after it are a frame",
+}
+
+
+def model_parse(data: bytes, **slip: bool) -> tuple[str, str, dict[str, str]]:
+    """``parse_request_head`` with some of ``PARSE_SLIPS`` made."""
+    if slip.get("last_wins") and slip.get("first_wins"):
+        raise ValueError("two ways of the same slip")
+    head = data if slip.get("past_head") else data.split(b"\r\n\r\n", 1)[0]
+    start, *lines = head.decode("latin-1").split("\r\n")
+    method, target, _version = start.split(" ")
+    headers: dict[str, str] = {}
+    for line in filter(None, lines):
+        if slip.get("every_colon"):
+            name, value = [*line.split(":"), ""][:2]
+        else:
+            name, _, value = line.partition(":")
+        name = name if slip.get("keep_case") else name.lower()
+        value = value if slip.get("no_strip") else value.strip(" \t")
+        value = value.lower() if slip.get("lower_values") else value
+        if name in headers and not slip.get("last_wins"):
+            if not slip.get("first_wins"):
+                headers[name] = f"{headers[name]}, {value}"
+        else:
+            headers[name] = value
+    return method, target, headers
+
+
+def _same_parse(got: Any, want: Any) -> bool:
+    return isinstance(got, tuple | list) and tuple(got) == tuple(want)
+
+
+@exercise(
+    "parse_request_head",
+    notebook=NOTEBOOK,
+    shortcuts=[
+        "wslearn.handshake.parse_request",
+        "wslearn.exercises.nb01_handshake.reference_parse",
+    ],
+)
 def check_parse_request_head(
     parse_request_head: Callable[[bytes], tuple[str, str, dict[str, str]]],
 ) -> Iterator[Result]:
@@ -199,7 +238,8 @@ def check_parse_request_head(
             lambda data=data: parse_request_head(data),
             reference_parse(data),
             hint=hint,
-            compare=lambda got, want: tuple(got) == want,
+            compare=_same_parse,
+            diagnose=known(slips(model_parse, PARSE_SLIPS, data), _same_parse),
         )
 
 
@@ -238,82 +278,141 @@ def _request(*, drop: str = "", replace: tuple[str, str] = ("", ""), add: str = 
     return _head(*lines)
 
 
-STATUS_CASES = [
-    ("a valid request", _request(), 101, "a request that follows every rule gets 101"),
+#: (description, request, status, hint, {a wrong status: what it means})
+STATUS_CASES: list[tuple[str, bytes, int, str, dict[int, str]]] = [
+    (
+        "a valid request",
+        _request(),
+        101,
+        "a request that follows every rule gets 101",
+        {400: "a valid request is refused: test each rule alone on this request"},
+    ),
     (
         "a browser's request (keep-alive, Upgrade)",
         _request(replace=("Connection: Upgrade", "Connection: keep-alive, Upgrade")),
         101,
         "Connection is a comma-separated list: look for the token Upgrade in it",
+        {400: "you compared the whole Connection value; split it at commas and look for upgrade"},
     ),
     (
         "header names and values in other cases",
         _request(replace=("Upgrade: websocket", "UPGRADE: WebSocket")),
         101,
         "header names and the Upgrade/Connection tokens are case-insensitive",
+        {400: "'WebSocket' is the token websocket: compare tokens in lower case"},
     ),
     (
         "allowed Origin",
         _request(add="Origin: http://127.0.0.1:8000"),
         101,
         "an Origin in ALLOWED_ORIGINS is welcome",
+        {403: "this Origin is in ALLOWED_ORIGINS: compare the whole value with the set"},
     ),
-    ("POST", _request(replace=("GET ", "POST ")), 400, "only GET can open a WebSocket: 400"),
+    ("POST", _request(replace=("GET ", "POST ")), 400, "only GET can open a WebSocket: 400", {}),
     (
         "HTTP/1.0",
         _request(replace=("HTTP/1.1", "HTTP/1.0")),
         400,
-        "the handshake needs HTTP/1.1: 400",
+        "the handshake needs HTTP/1.1: read the version at the end of the start line",
+        {},
     ),
-    ("no Host", _request(drop="Host"), 400, "a request without Host is a bad request: 400"),
-    ("no Upgrade", _request(drop="Upgrade"), 400, "without Upgrade: websocket: 400"),
+    ("no Host", _request(drop="Host"), 400, "a request without Host is a bad request: 400", {}),
+    (
+        "no Upgrade",
+        _request(drop="Upgrade"),
+        400,
+        "without Upgrade: websocket: 400",
+        {},
+    ),
     (
         "Connection: keep-alive only",
         _request(replace=("Connection: Upgrade", "Connection: keep-alive")),
         400,
         "Connection must contain the token Upgrade: 400",
+        {},
     ),
     (
         "a key of 8 bytes",
         _request(replace=(RFC_KEY, base64.b64encode(bytes(8)).decode())),
         400,
         "base64-decode the key: it must be exactly 16 bytes, otherwise 400",
+        {101: "the key is valid base64, but of 8 bytes: decode it and count, 16 or 400"},
     ),
     (
         "a key that is not base64",
         _request(replace=(RFC_KEY, "not base64!")),
         400,
         "a key that does not base64-decode is a bad request: 400",
+        {101: "decode with base64.b64decode(key, validate=True): a bad key raises ValueError"},
     ),
     (
         "no Sec-WebSocket-Version",
         _request(drop="Sec-WebSocket-Version"),
         400,
         "a missing version is a malformed request: 400",
+        {426: "426 is for a version you do not speak; a request with no version is malformed: 400"},
     ),
     (
         "Sec-WebSocket-Version: 8",
         _request(replace=("Version: 13", "Version: 8")),
         426,
         "a well-formed request for a version we do not speak gets 426 Upgrade Required",
+        {400: "the request is well formed, only its version is one you do not speak: 426"},
     ),
     (
         "Origin not allowed",
         _request(add="Origin: http://evil.example"),
         403,
         "a browser page from an origin not in ALLOWED_ORIGINS is refused with 403",
+        {
+            101: "check the Origin header against ALLOWED_ORIGINS",
+            400: "the request itself is valid: an origin you refuse gets 403, not 400",
+        },
     ),
     (
         "a header line without a colon",
         _request(add="this is not a header"),
         400,
-        "a head that is not valid HTTP is a bad request: 400",
+        "every line of the head after the first must be 'Name: value': otherwise 400",
+        {101: "a line without a colon is not a header: the head is not valid HTTP, 400"},
     ),
+    ("not HTTP at all", b"hello there\r\n\r\n", 400, "bytes that are not HTTP get 400", {}),
 ]
 
 
-@exercise("status_for", notebook=NOTEBOOK)
+def _status_diagnosis(wrong: dict[int, str], status: int) -> Callable[[Any], str | None]:
+    """Name the mistake behind a wrong status: the case's own table, then the general ones."""
+
+    def diagnose(got: Any) -> str | None:
+        if isinstance(got, bool) or not isinstance(got, int):
+            return "return the status as an int: 101, 400, 403 or 426"
+        if got in wrong:
+            return wrong[got]
+        if status == 400 and got == 101:
+            return "this request breaks a rule of §4.2.1, and your code let it through"
+        if status == 400 and got in (403, 426):
+            return "the form of the request is wrong: check form first, the version and Origin last"
+        return None
+
+    return diagnose
+
+
+@exercise(
+    "status_for",
+    notebook=NOTEBOOK,
+    shortcuts=[
+        "wslearn.handshake.check_request",
+        "wslearn.handshake.parse_request",
+        "wslearn.exercises.nb01_handshake.reference_status",
+    ],
+)
 def check_status_for(status_for: Callable[[bytes], int]) -> Iterator[Result]:
     """The HTTP status a server answers an opening handshake with."""
-    for description, data, status, hint in STATUS_CASES:
-        yield case(description, lambda data=data: status_for(data), status, hint=hint)
+    for description, data, status, hint, wrong in STATUS_CASES:
+        yield case(
+            description,
+            lambda data=data: status_for(data),
+            status,
+            hint=hint,
+            diagnose=_status_diagnosis(wrong, status),
+        )
