@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from helpers import RawWebSocket, run
 from websockets.asyncio.client import connect
 
 from wslearn import buffering, websocket
 from wslearn.buffering import SlowConsumer, experiment
+from wslearn.close import decode_close
+from wslearn.framing import Frame, Opcode
 from wslearn.websocket import WebSocket
 
 RATE = 400_000  # bytes/s the consumer reads
@@ -45,14 +47,6 @@ def latest_delay_bound() -> float:
     return on_wire / RATE + 0.005 + 0.1
 
 
-def run_async(make: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
-    async def main() -> Any:
-        async with asyncio.timeout(timeout):
-            return await make()
-
-    return asyncio.run(main())
-
-
 @pytest.fixture(scope="module")
 def runs() -> dict[str, buffering.Run]:
     """Every sender for DURATION seconds, side by side, each against its own consumer."""
@@ -71,7 +65,7 @@ def runs() -> dict[str, buffering.Run]:
         )
         return {run.name: run for run in results}
 
-    return run_async(all_senders)
+    return run(all_senders(), timeout=20)
 
 
 # --- the consumer is slow, and it is the bottleneck -----------------------------------------
@@ -187,7 +181,7 @@ def test_slow_consumer_declines_permessage_deflate_and_reads_stamps() -> None:
                 await asyncio.sleep(0.01)
             return headers, consumer.arrivals
 
-    headers, arrivals = run_async(main)
+    headers, arrivals = run(main(), timeout=20)
     assert "Sec-WebSocket-Extensions" not in headers
     assert [(a.seq, a.sent_at, a.size) for a in arrivals] == [(7, 1.0, 64)]
 
@@ -220,7 +214,7 @@ def test_pause_stops_reading_and_resume_drains_buffered_amount_to_zero() -> None
             seen["close"] = (await ws.closed(timeout=5)).wasClean
             return seen
 
-    seen = run_async(main)
+    seen = run(main(), timeout=20)
     assert seen["read_while_paused"] == 0
     assert seen["buffered"] > 40 * SIZE / 2  # most of it waits in bufferedAmount
     assert seen["low"] == 0
@@ -285,7 +279,7 @@ def test_drained_sender_sleeps_until_the_socket_wakes_it(monkeypatch) -> None:
             "seqs": seqs,
         }
 
-    seen = run_async(main)
+    seen = run(main(), timeout=20)
     log, calls, woken = seen["log"], seen["calls"], seen["woken"]
     assert seen["slept"] is False, "the drained sender slept on a timer"
     # paused: one wait pending, nobody woke it, the buffer stayed full
@@ -326,7 +320,7 @@ def test_drained_sender_stops_on_time_and_gives_up_when_the_socket_closes() -> N
                 error = None
             return took, log.ticks, loop.time() - start, error
 
-    took, ticks, gave_up_after, error = run_async(main)
+    took, ticks, gave_up_after, error = run(main(), timeout=20)
     assert 0.3 <= took < 0.5
     assert ticks >= 1
     assert error is not None and issubclass(error, ConnectionError)
@@ -340,7 +334,7 @@ def test_sampler_records_time_and_value_at_its_interval() -> None:
             await asyncio.sleep(0.2)
         return sampler.samples
 
-    samples = run_async(main)
+    samples = run(main(), timeout=20)
     assert 15 <= len(samples) <= 25
     times = [t for t, _ in samples]
     assert times == sorted(times) and times[0] < 0.01 and 0.19 < times[-1] < 0.3
@@ -355,4 +349,21 @@ def test_senders_refuse_unbounded_runs() -> None:
         with pytest.raises(ValueError):
             await experiment("flood")
 
-    run_async(main)
+    run(main(), timeout=20)
+
+
+def test_the_slow_consumer_speaks_the_protocol_of_wslearn_connection() -> None:
+    """Pings answered, broken frames refused with their close code, TCP closed after."""
+
+    async def main() -> None:
+        async with (
+            SlowConsumer(None) as consumer,
+            RawWebSocket.connect("127.0.0.1", consumer.bound_port) as raw,
+        ):
+            await raw.send(Frame(True, Opcode.PING, b"awake?"))
+            assert await raw.recv_frame() == Frame(True, Opcode.PONG, b"awake?")
+            await raw.send(Frame(True, Opcode.TEXT, b"caf\xe9"))  # not UTF-8
+            assert decode_close((await raw.recv_close()).payload)[0] == 1007
+            assert await raw.hung_up()
+
+    run(main())

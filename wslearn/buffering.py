@@ -29,7 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wslearn import framing, handshake
+from wslearn import connection, handshake
+from wslearn.framing import Message
+from wslearn.raw import page_for, page_response
 from wslearn.servers import LOOPBACK, check_loopback
 from wslearn.websocket import WebSocket
 
@@ -83,105 +85,6 @@ class Arrival:
 
 
 # --------------------------------------------------------------------------- the slow consumer
-
-
-class _Reader:
-    """One accepted connection of a ``SlowConsumer``."""
-
-    def __init__(self, consumer: SlowConsumer, sock: socket.socket) -> None:
-        self.consumer = consumer
-        self.sock = sock
-        self.frames = framing.FrameReader(expect_masked=True)
-        self.messages = framing.Assembler()
-
-    async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            rest = await self._handshake(loop)
-            if rest is not None and await self._feed(loop, rest):
-                await self._read_frames(loop)
-        except (OSError, framing.ProtocolError, handshake.HandshakeError):
-            pass  # the peer went away or broke the protocol: drop the connection
-        finally:
-            self.sock.close()
-
-    async def _handshake(self, loop: asyncio.AbstractEventLoop) -> bytes | None:
-        """Read the request (at full speed) and answer it; return bytes read past it."""
-        data = bytearray()
-        while (parsed := handshake.parse_request(data)) is None:
-            chunk = await loop.sock_recv(self.sock, 4096)
-            if not chunk:
-                return None
-            data += chunk
-        request, used = parsed
-        page = self.consumer.page
-        if page is not None and not request.headers.has_token("Upgrade", "websocket"):
-            body = page.encode()
-            head = (
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n"
-                "Connection: close\r\n\r\n"
-            )
-            await loop.sock_sendall(self.sock, head.encode() + body)
-            return None
-        try:
-            key = handshake.check_request(request)
-        except handshake.HandshakeError as error:
-            await loop.sock_sendall(self.sock, handshake.build_error_response(error))
-            return None
-        # No Sec-WebSocket-Extensions in the answer: permessage-deflate is declined.
-        await loop.sock_sendall(self.sock, handshake.build_response(key))
-        return bytes(data[used:])
-
-    async def _read_frames(self, loop: asyncio.AbstractEventLoop) -> None:
-        consumer = self.consumer
-        budget, last = 0.0, loop.time()
-        while True:
-            rate, now = consumer.rate, loop.time()
-            if rate is None or math.isinf(rate):  # read as fast as the data comes
-                budget, want = 0.0, READ_CHUNK
-            elif consumer.paused or rate <= 0:
-                budget, last = 0.0, now
-                await asyncio.sleep(TICK)
-                continue
-            else:
-                # token bucket: `rate` bytes per second, credit for up to BURST
-                # seconds, so a loop that wakes us late costs no throughput
-                budget = min(budget + (now - last) * rate, max(rate * BURST, 1.0))
-                last = now
-                want = min(int(budget), READ_CHUNK)
-                if want < 1:
-                    await asyncio.sleep(TICK)
-                    continue
-            data = await loop.sock_recv(self.sock, want)
-            if not data:
-                return
-            if rate is not None:
-                budget -= len(data)
-                last = loop.time()  # waiting for data earns no credit
-            if not await self._feed(loop, data):
-                return
-
-    async def _feed(self, loop: asyncio.AbstractEventLoop, data: bytes) -> bool:
-        """Record the messages ``data`` completes and answer pings; ``False`` after a close."""
-        now = loop.time()
-        self.consumer.bytes_read += len(data)
-        for frame in self.frames.feed(data):
-            item = self.messages.feed(frame)
-            if isinstance(item, framing.Message):
-                payload = item.data if isinstance(item.data, bytes) else item.data.encode()
-                seq, sent_at = read_stamp(payload) or (-1, math.nan)
-                self.consumer.arrivals.append(Arrival(seq, sent_at, now, len(payload)))
-            elif item is not None and item.opcode is framing.Opcode.PING:
-                pong = framing.Frame(True, framing.Opcode.PONG, item.payload)
-                await loop.sock_sendall(self.sock, framing.encode_frame(pong, mask=False))
-            elif item is not None and item.opcode is framing.Opcode.CLOSE:
-                # Echo the status code (RFC 6455 §5.5.1); serve() then closes TCP:
-                # the server closes first (§7.1.1).
-                reply = framing.Frame(True, framing.Opcode.CLOSE, item.payload[:2])
-                await loop.sock_sendall(self.sock, framing.encode_frame(reply, mask=False))
-                return False
-        return True
 
 
 class SlowConsumer:
@@ -262,9 +165,103 @@ class SlowConsumer:
             sock, _ = await loop.sock_accept(listener)
             sock.setblocking(False)
             self._sockets.append(sock)
-            task = loop.create_task(_Reader(self, sock).serve())
+            task = loop.create_task(self._serve(sock))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, sock: socket.socket) -> None:
+        """One connection: the handshake at full speed, then frames at ``rate``."""
+        loop = asyncio.get_running_loop()
+        try:
+            rest = await self._handshake(loop, sock)
+            if rest is not None:
+                # The protocol is wslearn.connection's: it answers pings, fails broken
+                # frames with their close code, and echoes a close frame (§5.5.1).
+                await self._read_frames(loop, sock, connection.Connection(client=False), rest)
+        except (OSError, handshake.HandshakeError):
+            pass  # the peer went away or sent no valid request: drop the connection
+        finally:
+            sock.close()  # after the closing handshake, the server closes TCP first (§7.1.1)
+
+    async def _handshake(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket
+    ) -> bytes | None:
+        """Read the request (at full speed) and answer it; return the bytes read past it."""
+        data = bytearray()
+        while (parsed := handshake.parse_request(data)) is None:
+            chunk = await loop.sock_recv(sock, 4096)
+            if not chunk:
+                return None
+            data += chunk
+        request, used = parsed
+        upgrade = request.headers.get("Upgrade")
+        page = page_for(
+            request.method, request.target, upgrade, {"/": self.page} if self.page else {}
+        )
+        if page is not None:
+            await loop.sock_sendall(sock, page_response(page))
+            return None
+        try:
+            key = handshake.check_request(request)
+        except handshake.HandshakeError as error:
+            await loop.sock_sendall(sock, handshake.build_error_response(error))
+            return None
+        # No Sec-WebSocket-Extensions in the answer: permessage-deflate is declined.
+        await loop.sock_sendall(sock, handshake.build_response(key))
+        return bytes(data[used:])
+
+    async def _read_frames(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        protocol: connection.Connection,
+        data: bytes,
+    ) -> None:
+        """Feed ``protocol`` what arrives, at most ``rate`` bytes per second (a token bucket)."""
+        budget, last = 0.0, loop.time()
+        while True:
+            self._record(loop, protocol, data)
+            if out := protocol.data_to_send():
+                await loop.sock_sendall(sock, out)
+            if protocol.close_tcp:
+                return
+            rate, now = self.rate, loop.time()
+            if rate is None or math.isinf(rate):  # read as fast as the data comes
+                budget, want = 0.0, READ_CHUNK
+            elif self.paused or rate <= 0:
+                budget, last, data = 0.0, now, b""
+                await asyncio.sleep(TICK)
+                continue
+            else:
+                # `rate` bytes per second, credit for up to BURST seconds, so a loop
+                # that wakes us late costs no throughput
+                budget = min(budget + (now - last) * rate, max(rate * BURST, 1.0))
+                last = now
+                want = min(int(budget), READ_CHUNK)
+                if want < 1:
+                    data = b""
+                    await asyncio.sleep(TICK)
+                    continue
+            data = await loop.sock_recv(sock, want)
+            if not data:
+                return
+            if rate is not None:
+                budget -= len(data)
+                last = loop.time()  # waiting for data earns no credit
+
+    def _record(
+        self, loop: asyncio.AbstractEventLoop, protocol: connection.Connection, data: bytes
+    ) -> None:
+        """Give ``data`` to the protocol; note each message it completes as an Arrival."""
+        if not data:
+            return
+        now = loop.time()
+        self.bytes_read += len(data)
+        for event in protocol.receive_data(data):
+            if isinstance(event, Message):
+                payload = event.data if isinstance(event.data, bytes) else event.data.encode()
+                seq, sent_at = read_stamp(payload) or (-1, math.nan)
+                self.arrivals.append(Arrival(seq, sent_at, now, len(payload)))
 
     async def stop(self) -> None:
         """Stop listening and drop every connection (unread data makes the kernel send RST)."""
