@@ -10,7 +10,7 @@ import statistics
 from itertools import islice
 
 import pytest
-from conftest import run
+from helpers import failures, reference, run
 from websockets.asyncio.client import connect
 
 from wslearn import servers, wire
@@ -498,3 +498,128 @@ def test_without_jitter_every_client_retries_in_the_same_instant():
     full = run(storm(200, jitter="full", base=0.05, cap=1.0, down=0.2), timeout=20)
     assert none.peak_attempts() == 200  # the whole herd inside 50 ms
     assert full.peak_accepts() < none.peak_accepts()
+
+
+# --- notebook 07's exercises: plausible mistakes fail with the hint that names them -----------
+
+REF = reference("07_keepalive_reconnect")
+
+
+def schedule_without_cap(base, cap, attempts, factor=2.0):
+    return [base * factor**n for n in range(attempts)]
+
+
+def schedule_from_one(base, cap, attempts, factor=2.0):
+    return [min(cap, base * factor ** (n + 1)) for n in range(attempts)]
+
+
+def schedule_overflowing(base, cap, attempts, factor=2.0):
+    return [min(cap, base * float(factor) ** n) for n in range(attempts)]
+
+
+def reconnect_unless_1000(code):
+    return code != 1000
+
+
+def reconnect_only_after_1006(code):
+    return code == 1006
+
+
+def dead_counting_sent(activity, timeout, now):
+    return REF["dead_at"]([(t, "received") for t, _ in activity], timeout, now)
+
+
+def dead_only_now(activity, timeout, now):
+    heard = [t for t, kind in activity if kind == "received" and t <= now]
+    last = heard[-1] if heard else 0.0
+    return last + timeout if now - last >= timeout else None
+
+
+def resume_with_duplicates(batch, last):
+    messages = sorted((m for m in batch if m["seq"] > last), key=lambda m: m["seq"])
+    return messages, max([last, *(m["seq"] for m in messages)])
+
+
+def resume_inclusive(batch, last):
+    return REF["resume"](batch, last - 1)
+
+
+def resume_keeping_last(batch, last):
+    return REF["resume"](batch, last)[0], last
+
+
+EXERCISE_MISTAKES = [
+    (
+        "backoff_schedule",
+        schedule_without_cap,
+        "the default: base 0.5, cap 30, 8 attempts",
+        "min(cap",
+    ),
+    ("backoff_schedule", schedule_from_one, "no attempts at all", None),
+    (
+        "backoff_schedule",
+        schedule_from_one,
+        "the default: base 0.5, cap 30, 8 attempts",
+        "base itself",
+    ),
+    (
+        "backoff_schedule",
+        schedule_overflowing,
+        "the 2000th delay (a client retrying all night)",
+        "OverflowError",
+    ),
+    ("should_reconnect", reconnect_unless_1000, "1008", "policy violation"),
+    ("should_reconnect", reconnect_only_after_1006, "1012", "service restart"),
+    (
+        "dead_at",
+        dead_counting_sent,
+        "nothing ever arrives, timeout 2 s",
+        "heartbeats prove nothing",
+    ),
+    (
+        "dead_at",
+        dead_only_now,
+        "a long silence that ended: the watchdog fired during it",
+        "every silence",
+    ),
+    (
+        "resume",
+        resume_with_duplicates,
+        "a replay sent twice: seqs [5, 6, 5, 6, 7], last 4",
+        "each seq once",
+    ),
+    (
+        "resume",
+        resume_inclusive,
+        "a replay that starts at last: seqs [4, 5, 6], last 4",
+        "seq > last",
+    ),
+    ("resume", resume_keeping_last, "new messages in order: seqs [5, 6, 7], last 4", "new last"),
+]
+
+
+@pytest.mark.parametrize(
+    ("exercise", "wrong", "failing_case", "hint"),
+    EXERCISE_MISTAKES,
+    ids=[f"{e}-{w.__name__}-{i}" for i, (e, w, _, _) in enumerate(EXERCISE_MISTAKES)],
+)
+def test_an_exercise_mistake_fails_with_a_hint_that_names_it(exercise, wrong, failing_case, hint):
+    messages = failures(exercise, wrong)
+    if hint is None:  # this case must pass: the mistake does not show there
+        assert failing_case not in messages
+    else:
+        assert failing_case in messages, messages
+        assert hint in messages[failing_case], messages[failing_case]
+
+
+def test_calling_the_library_is_not_a_solution():
+    messages = failures(
+        "backoff_schedule",
+        lambda base, cap, n, factor=2.0: list(
+            islice(backoff(base, cap, factor=factor, jitter="none"), n)
+        ),
+    )
+    assert all("reconnect.backoff" in message for message in messages.values())
+    assert "reconnect.reconnectable" in next(
+        iter(failures("should_reconnect", lambda code: reconnectable(code)).values())
+    )
