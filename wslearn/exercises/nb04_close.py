@@ -8,13 +8,13 @@ reads a close frame from a real ``websockets`` server.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-from wslearn import close, framing, handshake, servers
+from wslearn import close, servers
 from wslearn.exercises import Result, case, describe_error, exercise, raises
+from wslearn.raw import RawWebSocket
 
 NOTEBOOK = "04_close_codes"
 
@@ -53,26 +53,12 @@ ONE_BYTE_HINT = "a 1-byte payload cannot hold a 2-byte code: raise ValueError"
 
 async def _real_close_payload(code: int, reason: str) -> bytes:
     """The payload of the close frame a real ``websockets`` server sends (code, reason)."""
-    async with servers.closer() as server:
-        host = f"{server.host}:{server.bound_port}"
-        path = f"/?code={code}&reason={quote(reason)}"
-        reader, writer = await asyncio.open_connection(server.host, server.bound_port)
-        try:
-            async with asyncio.timeout(3):
-                request, key = handshake.build_request(host, path)
-                writer.write(request)
-                data = await reader.readuntil(b"\r\n\r\n")
-                parsed = handshake.parse_response(data)
-                assert parsed is not None
-                handshake.check_response(parsed[0], key)
-                frames = framing.FrameReader(expect_masked=False)
-                while chunk := await reader.read(4096):
-                    for frame in frames.feed(chunk):
-                        if frame.opcode is framing.Opcode.CLOSE:
-                            return frame.payload
-        finally:
-            writer.close()
-    raise ConnectionError("the server hung up without a close frame")
+    path = f"/?code={code}&reason={quote(reason)}"
+    async with (
+        servers.closer() as server,
+        RawWebSocket.connect(server.host, server.bound_port, path, timeout=3) as raw,
+    ):
+        return (await raw.recv_close(timeout=3)).payload
 
 
 @exercise("decode_close_payload", notebook=NOTEBOOK)
