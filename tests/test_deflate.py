@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import zlib
+from urllib.parse import quote, unquote
 
 import pytest
 from browser import ServerThread, chromium, open_page, port_of, run_js
@@ -48,7 +49,7 @@ from wslearn.deflate import (
 from wslearn.exercises import run_checker
 from wslearn.framing import Assembler, Frame, FrameReader, Opcode, ProtocolError, decode_frame
 from wslearn.framing import encode_frame as wire_bytes
-from wslearn.raw import listen, read_head, tcp
+from wslearn.raw import listen, read_head, read_to_eof, tcp
 
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
 WEBSOCKETS_ANSWER = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
@@ -206,7 +207,15 @@ def test_offer_that_breaks_the_grammar_gets_400(value):
 
 def test_no_offer_no_extension():
     assert accept(None) is None
-    assert accept("") is None
+    assert accept([]) is None
+
+
+@pytest.mark.parametrize("value", ["", " ", ", ,"])
+def test_empty_extensions_header_gets_400(value):
+    """§9.1: ``1#extension``, at least one; websockets answers 400 too."""
+    with pytest.raises(NegotiationError) as info:
+        accept(value)
+    assert info.value.status == 400
 
 
 @pytest.mark.parametrize(
@@ -261,6 +270,7 @@ FAILED = [
     (CHROMIUM_OFFER, "x-webkit-deflate-frame"),  # RFC 6455 §4.1: not offered
     (CHROMIUM_OFFER, "permessage-deflate, permessage-deflate"),  # accepted twice
     (CHROMIUM_OFFER, "permessage-deflate; =1"),  # grammar
+    (CHROMIUM_OFFER, ""),  # an empty header (Chromium fails too)
 ]
 
 
@@ -865,3 +875,60 @@ def test_chromium_against_the_scratch_server_with_compression(browser_page):
     sent = [*CHAT, "é" * 5000, "x" * 70_000]
     result = run_js(page, CHROMIUM_SENDS, [f"ws://127.0.0.1:{server.port}", sent])
     assert result == {"extensions": WEBSOCKETS_ANSWER, "got": sent}
+
+
+RESPONSES = [
+    WEBSOCKETS_ANSWER,
+    "permessage-deflate",
+    "permessage-deflate;server_no_context_takeover",  # no space: kept as sent
+    "permessage-deflate ;  client_max_window_bits=10",
+    'permessage-deflate; server_max_window_bits="10"',
+    "permessage-deflate; server_max_window_bits=8",
+    "permessage-deflate; client_max_window_bits=8",
+    "permessage-deflate; client_no_context_takeover",
+    "Permessage-Deflate",  # extension names are case-sensitive tokens
+    "permessage-deflate; client_max_window_bits",
+    "permessage-deflate; foo",
+    "permessage-deflate, permessage-deflate",
+    "x-webkit-deflate-frame",
+    "",
+    "permessage-deflate; server_max_window_bits=16",
+    "permessage-deflate; server_max_window_bits=08",
+    "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+]
+
+CHROMIUM_OPENS = r"""async (url) => {
+  const ws = new WebSocket(url);
+  const outcome = await new Promise((ok) => {
+    ws.onopen = () => ok({opened: true, extensions: ws.extensions});
+    ws.onerror = () => ok({opened: false, extensions: ws.extensions});
+  });
+  ws.close();
+  return outcome;
+}"""
+
+
+async def _answer_with_query(reader, writer):
+    """A raw server that answers 101 with the Sec-WebSocket-Extensions named in its query."""
+    request, _ = await read_head(reader, handshake.parse_request)
+    answer = unquote(request.target.partition("?answer=")[2])
+    key = handshake.check_request(request)
+    writer.write(
+        handshake.build_response(key, extra_headers=[("Sec-WebSocket-Extensions", answer)])
+    )
+    with contextlib.suppress(OSError, TimeoutError):
+        await read_to_eof(reader, 3)
+
+
+@pytest.mark.parametrize("answer", RESPONSES)
+def test_chromium_accepts_exactly_the_responses_parse_response_accepts(browser_page, answer):
+    """Chromium's verdict on each response equals wslearn.deflate's; ws.extensions is verbatim."""
+    thread, _, page = browser_page
+    port = thread.enter(lambda: listen(_answer_with_query))
+    result = run_js(page, CHROMIUM_OPENS, f"ws://127.0.0.1:{port}/?answer={quote(answer)}")
+    try:
+        parse_response([answer])
+        ours = {"opened": True, "extensions": answer}
+    except NegotiationError:
+        ours = {"opened": False, "extensions": ""}
+    assert result == ours

@@ -167,6 +167,10 @@ def parse_extensions(values: str | Iterable[str]) -> list[ExtensionOffer]:
         values = [values]
     offers = []
     for value in values:
+        # §9.1: "extension-list = 1#extension": a header with no extension at all is
+        # broken (Chromium and websockets both fail on an empty one).
+        if not value.strip(" \t,"):
+            raise NegotiationError("empty Sec-WebSocket-Extensions header")
         for element in _split_outside_quotes(value, ","):
             if not element.strip():
                 continue  # RFC 9110 §5.6.1: empty list elements are ignored
@@ -310,7 +314,7 @@ def parse_response(
 ) -> Params | None:
     """The client checks the server's ``Sec-WebSocket-Extensions``; returns the agreement.
 
-    ``values``: the response's header value(s), ``None`` or ``""`` when it had
+    ``values``: the response's header value(s), ``None`` or ``[]`` when it had
     none. ``offered``: what :func:`offer` sent (default: Chromium's offer).
     Returns ``None`` when the server declined. Raises :class:`NegotiationError`
     (status 101, ``code=None``: drop the connection) when the response breaks
@@ -322,7 +326,7 @@ def parse_response(
         return NegotiationError(message, 101)
 
     try:
-        accepted = parse_extensions(values or [])
+        accepted = parse_extensions([] if values is None else values)
     except NegotiationError as exc:
         raise fail(str(exc)) from None
     if not accepted:
@@ -382,7 +386,7 @@ def accept(
     and the connection runs uncompressed). Raises :class:`NegotiationError`
     (400) only when the header breaks RFC 6455 §9.1's grammar.
     """
-    for element in parse_extensions(values or []):
+    for element in parse_extensions([] if values is None else values):
         if element.name != NAME:
             continue  # an extension this server does not know: not selected (§9.1)
         try:
