@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import statistics
 from collections import deque
@@ -269,12 +270,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 class _Room:
-    """The server side of a measurement: every connection, a hub, a way to publish."""
+    """The server side of a measurement: every connection, a hub, three ways to publish."""
 
-    def __init__(self, method: str, hub: Hub | None, send_buffer: int | None) -> None:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
-        self.method = method
+    def __init__(self, hub: Hub | None, send_buffer: int | None) -> None:
         self.hub = hub if hub is not None else Hub()
         self.send_buffer = send_buffer
         self.clients: list[ServerConnection] = []
@@ -285,21 +283,22 @@ class _Room:
             sock = ws.transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         self.clients.append(ws)
-        if self.method == "hub":
-            self.hub.add(ws)
+        self.hub.add(ws)  # its writer idles unless the hub publishes
         async with self.joined:
             self.joined.notify_all()
         with contextlib.suppress(ConnectionClosed):
             await ws.wait_closed()
         self.hub.discard(ws)
 
-    async def publish(self, message: str) -> None:
-        if self.method == "naive":
+    async def publish(self, method: str, message: str) -> None:
+        if method == "naive":
             await send_naive(self.clients, message)
-        elif self.method == "broadcast":
+        elif method == "broadcast":
             await send_broadcast(self.clients, message)
-        else:
+        elif method == "hub":
             self.hub.publish(message)
+        else:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 
 class _Tally:
@@ -339,10 +338,9 @@ class _Listener:
 
 
 @contextlib.asynccontextmanager
-async def _room(method: str, clients: int, *, hub: Hub | None = None,
-                send_buffer: int | None = None):
-    """A server and ``clients`` connected listeners, torn down afterwards."""
-    room = _Room(method, hub, send_buffer)
+async def _room(clients: int, *, hub: Hub | None = None, send_buffer: int | None = None):
+    """A server and ``clients`` connected clients, torn down afterwards."""
+    room = _Room(hub, send_buffer)
     async with serve(room.handler, LOOPBACK, 0, compression=None, family=socket.AF_INET) as srv:
         url = f"ws://{LOOPBACK}:{srv.sockets[0].getsockname()[1]}"
         connections: list[ClientConnection] = []
@@ -357,12 +355,12 @@ async def _room(method: str, clients: int, *, hub: Hub | None = None,
                     await room.joined.wait_for(lambda: len(room.clients) >= clients)
             yield room, connections
         finally:
-            await room.hub.close()
             for ws in connections:
                 ws.transport.abort()
             srv.close(close_connections=False)
             for ws in room.clients:
                 ws.transport.abort()
+            await room.hub.close()
 
 
 @dataclass
@@ -414,37 +412,58 @@ def _message(seq: int, t: float, size: int) -> str:
 
 
 async def fanout(
-    method: str, clients: int, *, messages: int = 20, size: int = 64, timeout: float = 10.0
-) -> FanoutResult:
-    """Publish ``messages`` messages, one after the other, to ``clients`` clients; measure.
+    clients: int,
+    methods: Sequence[str] = METHODS,
+    *,
+    messages: int = 20,
+    rounds: int = 1,
+    size: int = 64,
+    timeout: float = 10.0,
+) -> dict[str, FanoutResult]:
+    """Fan ``messages`` messages out to ``clients`` clients with each method; measure.
 
-    Each message is published once the previous one reached every client, so
-    the latency of one message is the time to fan it out to everybody.
+    One server, one set of clients for all methods; each round runs every
+    method once, in a shuffled order (timings drift on a shared machine, so
+    the methods are interleaved and their results pooled). Each message is
+    published once the previous one reached every client, so the latency of
+    a message is the time to fan it out to everybody.
     """
+    for method in methods:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
     loop = asyncio.get_running_loop()
-    async with _room(method, clients) as (room, _connections):
-        tally = _Tally(clients)
-        listeners = [_Listener(ws, tally) for ws in _connections]
-        await asyncio.sleep(0)
-        publish_time = 0.0
-        sent_at: dict[int, float] = {}
-        start = loop.time()
-        deadline = start + timeout
-        for seq in range(messages):
-            t = loop.time()
-            sent_at[seq] = t
-            await room.publish(_message(seq, t, size))
-            publish_time += loop.time() - t
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tally.event(seq).wait(), max(0.0, deadline - loop.time()))
-        end = max((max(x.arrived.values(), default=start) for x in listeners), default=start)
-        latencies = [at - sent_at[seq] for x in listeners for seq, at in x.arrived.items()]
-        for x in listeners:
-            x.task.cancel()
-    return FanoutResult(
-        method, clients, messages, size, end - start, publish_time, latencies,
-        missing=clients * messages - len(latencies),
-    )
+    results = {m: FanoutResult(m, clients, 0, size, 0.0, 0.0, []) for m in methods}
+    seq = 0
+    async with _room(clients) as (room, connections):
+        listeners = [_Listener(ws) for ws in connections]
+        try:
+            for _ in range(rounds):
+                for method in random.sample(list(methods), len(methods)):
+                    tally = _Tally(clients)
+                    for x in listeners:
+                        x.tally, x.arrived = tally, {}
+                    result = results[method]
+                    sent_at: dict[int, float] = {}
+                    start = loop.time()
+                    deadline = start + timeout
+                    for _ in range(messages):
+                        seq += 1
+                        t = sent_at[seq] = loop.time()
+                        await room.publish(method, _message(seq, t, size))
+                        result.publish_seconds += loop.time() - t
+                        with contextlib.suppress(TimeoutError):
+                            left = max(0.0, deadline - loop.time())
+                            await asyncio.wait_for(tally.event(seq).wait(), left)
+                    end = max(max(x.arrived.values(), default=start) for x in listeners)
+                    result.seconds += end - start
+                    result.messages += messages
+                    got = [at - sent_at[n] for x in listeners for n, at in x.arrived.items()]
+                    result.latencies += got
+                    result.missing += clients * messages - len(got)
+        finally:
+            for x in listeners:
+                x.task.cancel()
+    return results
 
 
 @dataclass
@@ -507,7 +526,9 @@ async def slow_client(
     """
     loop = asyncio.get_running_loop()
     hub = Hub(queue_size=queue_size, policy=policy)
-    async with _room(method, clients + 1, hub=hub, send_buffer=send_buffer) as (room, conns):
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    async with _room(clients + 1, hub=hub, send_buffer=send_buffer) as (room, conns):
         slow, fast = conns[0], conns[1:]
         slow.transport.pause_reading()
         slow.transport.get_extra_info("socket").setsockopt(
@@ -524,7 +545,7 @@ async def slow_client(
                 t = start + seq * interval
                 await asyncio.sleep(max(0.0, t - loop.time()))
                 due.append(t)
-                await room.publish(_message(seq, t, size))
+                await room.publish(method, _message(seq, t, size))
 
         producer = loop.create_task(produce())
         budget = messages * interval + 1.0

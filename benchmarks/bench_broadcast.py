@@ -1,0 +1,63 @@
+"""Fan-out on one process: the naive loop, ``websockets.broadcast()`` and ``wslearn``'s hub.
+
+One ``websockets`` server and N ``websockets`` clients (``compression=None``)
+in one process on 127.0.0.1; each message (64 B of text) is published once
+the previous one reached every client. For each client count the three
+methods run on the same connections, interleaved round by round in a shuffled
+order, and their results are pooled: delivery rate (deliveries per second,
+both ends' work included, since clients and server share the process) and
+latency from publish to arrival, p50 and p99. Then one client stops reading
+among 50 fast ones: what each method does to the others.
+
+Notebook 09 shows a small live run of the same measurement (it has a time
+budget); this is the full sweep, 1 to 2,000 clients (5,000 with --big).
+
+Run:  .venv/bin/python benchmarks/bench_broadcast.py [--big]   (about a minute on a quiet machine)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+import time
+
+from wslearn import broadcast
+
+COUNTS = [1, 10, 100, 500, 1000, 2000]
+BIG = [5000]
+ROUNDS = 3
+SLOW = {"clients": 50, "size": 4096, "interval": 0.01, "messages": 100, "queue_size": 16}
+
+
+def messages_for(clients: int) -> int:
+    return max(5, min(40, 7_000 // clients))
+
+
+async def main(counts: list[int]) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 2 * max(counts) + 100  # a client socket and a server socket per client
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, needed), hard))
+    print("bench_broadcast: fan-out of 64 B messages on one process (clients in the same process)")
+    print(f"  {'clients':>7}  {'method':9}  {'deliveries/s':>12}  {'p50 ms':>8}  {'p99 ms':>8}"
+          f"  {'µs/delivery':>11}")
+    for clients in counts:
+        began = time.perf_counter()
+        results = await broadcast.fanout(clients, messages=messages_for(clients), rounds=ROUNDS)
+        for result in results.values():
+            print(f"  {clients:7,}  {result.method:9}  {result.rate:12,.0f}  "
+                  f"{1000 * result.p50:8.2f}  {1000 * result.p99:8.2f}  "
+                  f"{1e6 * result.cost_per_send:11.1f}"
+                  + (f"  missing {result.missing}" if result.missing else ""))
+        print(f"  {'':7}  ({time.perf_counter() - began:.1f} s)")
+    print(f"\n  one client stops reading among {SLOW['clients']} fast ones, a {SLOW['size']:,} B "
+          f"message every {1000 * SLOW['interval']:g} ms, {SLOW['messages']} messages")
+    for method, policy in [("naive", "drop-oldest"), ("broadcast", "drop-oldest"),
+                           ("hub", "drop-oldest"), ("hub", "drop-newest"), ("hub", "disconnect")]:
+        result = await broadcast.slow_client(method, policy=policy, **SLOW)
+        print("  " + result.row())
+
+
+if __name__ == "__main__":
+    asyncio.run(main(COUNTS + (BIG if "--big" in sys.argv else [])))
