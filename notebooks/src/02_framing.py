@@ -286,7 +286,7 @@ writer.close()
 # ws.send("x".repeat(70000));              // one TEXT frame with a 64-bit length
 # ```
 #
-# The same four sends from Python, through the tap:
+# The same three sends from Python, through the tap, plus a ping, which only Python can send:
 
 # %%
 async with wire.Tap(echo) as tap:
@@ -331,8 +331,10 @@ for direction in (wire.CLIENT, wire.SERVER):
 # %% [markdown]
 # ## Breaking a rule on purpose
 #
-# A receiver that finds a broken frame must *fail the connection*: send a close frame with code
-# **1002** ("protocol error") and hang up (§7.1.7). Two classic mistakes:
+# A receiver that finds a broken frame must *fail the connection* (§7.1.7): close it. If the
+# connection was already open, as here, it SHOULD first send a close frame with an appropriate
+# code, **1002** ("protocol error") for a broken frame; the RFC lets it skip the close frame when
+# the other side is unlikely to read it. Two classic mistakes:
 #
 # - `RSV1` set, although no extension was agreed in the handshake;
 # - a client frame without a mask.
@@ -396,15 +398,18 @@ def parse_header(data: bytes) -> dict:
 check("parse_header", parse_header)
 
 # %% [markdown]
-# **Exercise 2 · apply_mask.** Mask (or unmask) `data` with the 4-byte key `mask` and return
-# bytes. The last check sends a frame masked by your function to a real `websockets` server.
-# Hint: byte `i` is XOR-ed (`^`) with `mask[i % 4]`.
+# **Exercise 2 · apply_mask.** TCP hands a receiver the payload of a big frame in pieces, and a
+# good receiver unmasks each piece as it arrives instead of waiting for the whole frame. Write
+# `apply_mask(data, mask, offset)`: mask (or unmask) `data`, a piece that starts at byte `offset`
+# of the payload, with the 4-byte key `mask`, and return bytes. Masking is defined on the whole
+# payload: payload byte `j` is XOR-ed (`^`) with `mask[j % 4]`. The last check masks a message in
+# three pieces with your function and sends the frame to a real `websockets` server.
 
 
 # %% exercise=apply_mask
-def apply_mask(data: bytes, mask: bytes) -> bytes:
+def apply_mask(data: bytes, mask: bytes, offset: int = 0) -> bytes:
     ### BEGIN SOLUTION
-    return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+    return bytes(b ^ mask[(offset + i) % 4] for i, b in enumerate(data))
     ### END SOLUTION
 
 
@@ -444,7 +449,8 @@ check("encode_length", encode_length)
 #   that page scripts cannot choose the bytes on the wire; servers never mask.
 # - A message may be split into fragments (`FIN=0`, then continuations); control frames such as
 #   ping may come in between; receivers reassemble, and `onmessage` sees whole messages only.
-# - A frame that breaks a rule ends the connection with close code 1002.
+# - A frame that breaks a rule fails the connection, after a close frame with code 1002 where the
+#   receiver can still send one.
 #
 # Next, notebook 03 uses all this from the browser's side: `onopen`, `onmessage`, `onerror`,
 # `onclose` and `readyState`.

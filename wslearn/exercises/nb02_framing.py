@@ -8,15 +8,14 @@ function to a real ``websockets`` echo server and checks what comes back.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from websockets import frames as ws_frames
 
-from wslearn import framing, handshake, servers
+from wslearn import framing, servers
 from wslearn.exercises import Result, case, describe_error, exercise
+from wslearn.exercises.mistakes import known, slips
 
 NOTEBOOK = "02_framing"
 
@@ -35,32 +34,22 @@ async def _echo_of(frame: bytes) -> bytes | str:
     Returns the payload of the server's answer (the echo), or a sentence saying
     how the server closed the connection instead.
     """
+    from wslearn.raw import RawWebSocket
+
     async with servers.echo() as server:
-        reader, writer = await asyncio.open_connection(server.host, server.bound_port)
         try:
-            request, key = handshake.build_request(f"{server.host}:{server.bound_port}")
-            writer.write(request)
-            async with asyncio.timeout(3):
-                head = await reader.readuntil(b"\r\n\r\n")
-                parsed = handshake.parse_response(head)
-                assert parsed is not None
-                handshake.check_response(parsed[0], key)
-                writer.write(frame)
-                incoming = framing.FrameReader(expect_masked=False)
-                while data := await reader.read(65536):
-                    for answer in incoming.feed(data):
-                        if answer.opcode is framing.Opcode.CLOSE:
-                            code = int.from_bytes(answer.payload[:2], "big")
-                            reason = answer.payload[2:].decode("utf-8", "replace")
-                            return f"the server closed the connection: {code} {reason!r}"
-                        return answer.payload
-            return "the server hung up without an answer"
+            async with RawWebSocket.connect(server.host, server.bound_port, timeout=3) as raw:
+                await raw.send(frame)
+                answer = await raw.recv_frame(timeout=2)
         except TimeoutError:
-            return "the server was still waiting for the rest of the frame after 3 s"
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            return "the server was still waiting for the rest of the frame after 2 s"
+    if answer is None:
+        return "the server hung up without an answer"
+    if answer.opcode is framing.Opcode.CLOSE:
+        code = int.from_bytes(answer.payload[:2], "big")
+        reason = answer.payload[2:].decode("utf-8", "replace")
+        return f"the server closed the connection: {code} {reason!r}"
+    return answer.payload
 
 
 def _echo_result(description: str, got: bytes | str, want: bytes, hint: str) -> Result:
@@ -127,30 +116,39 @@ def _fields(got: Any) -> dict[str, Any]:
     }
 
 
-def _header_hint(parse_header: Callable[[bytes], dict], data: bytes, want: dict) -> str:
-    """Recognise the usual slips from the learner's result and name the first one."""
-    try:
-        got = _fields(parse_header(data))
-    except Exception:
-        return "byte 0 holds FIN and the opcode, byte 1 MASK and the 7-bit length"
-    if got["fin"] != want["fin"]:
-        return "FIN is the top bit of byte 0: data[0] & 0x80"
-    if got["opcode"] != want["opcode"]:
-        return "the opcode is the low 4 bits of byte 0: data[0] & 0x0F"
-    if got["masked"] != want["masked"]:
-        return "MASK is the top bit of byte 1: data[1] & 0x80"
-    length = got["length"]
-    if length == data[1]:
-        return "clear the MASK bit first: the 7-bit length is data[1] & 0x7F"
-    if length in (126, 127):
-        return "7-bit length 126 means the real length is in the next 2 bytes, 127 the next 8"
-    extra = data[2:4] if data[1] & 0x7F == 126 else data[2:10]
-    if length == int.from_bytes(extra, "little"):
-        return "extended lengths are big-endian (network byte order): int.from_bytes(..., 'big')"
-    return "126: length in data[2:4]; 127: length in data[2:10]; both big-endian"
+HEADER_HINT = "byte 0 holds FIN and the opcode, byte 1 MASK and the 7-bit length"
+
+HEADER_SLIPS = {
+    "fin_low": "FIN is the top bit of byte 0: data[0] & 0x80",
+    "opcode_whole": "the opcode is the low 4 bits of byte 0: data[0] & 0x0F, not the whole byte",
+    "mask_byte0": "MASK is the top bit of byte 1: data[1] & 0x80",
+    "no_7f": "clear the MASK bit first: the 7-bit length is data[1] & 0x7F",
+    "no_extended": "7-bit length 126 means the real length is in the next 2 bytes, 127 the next 8",
+    "little": "extended lengths are big-endian (network byte order): int.from_bytes(..., 'big')",
+    "two_for_127": "127 announces an 8-byte length: data[2:10], not data[2:4]",
+}
 
 
-@exercise("parse_header", notebook=NOTEBOOK)
+def model_header(data: bytes, **slip: bool) -> dict[str, Any]:
+    """``parse_header`` with some of ``HEADER_SLIPS`` made."""
+    length = data[1] if slip.get("no_7f") else data[1] & 0x7F
+    order = "little" if slip.get("little") else "big"
+    if not slip.get("no_extended") and length in (126, 127):
+        end = 4 if length == 126 or slip.get("two_for_127") else 10
+        length = int.from_bytes(data[2:end], order)
+    return {
+        "fin": bool(data[0] & (0x01 if slip.get("fin_low") else 0x80)),
+        "opcode": data[0] if slip.get("opcode_whole") else data[0] & 0x0F,
+        "masked": bool((data[0] if slip.get("mask_byte0") else data[1]) & 0x80),
+        "length": length,
+    }
+
+
+def _equal(got: Any, value: Any) -> bool:
+    return bool(got == value)
+
+
+@exercise("parse_header", notebook=NOTEBOOK, shortcuts=["wslearn.framing.decode_frame"])
 def check_parse_header(parse_header: Callable[[bytes], dict]) -> Iterator[Result]:
     """Read FIN, the opcode, MASK and the payload length from a frame header."""
     for description, data in _header_cases():
@@ -159,98 +157,148 @@ def check_parse_header(parse_header: Callable[[bytes], dict]) -> Iterator[Result
             f"{description}: {data[:size].hex(' ')}",
             lambda data=data: _fields(parse_header(data)),
             want,
-            hint=_header_hint(parse_header, data, want),
+            hint=HEADER_HINT,
+            diagnose=known(slips(model_header, HEADER_SLIPS, data), _equal),
         )
 
 
 # --- apply_mask -------------------------------------------------------------------------------
 
+MASK_HINT = "payload byte j (counted from the start of the payload) uses key byte j % 4"
 
-def _mask_hint(apply_mask: Callable[[bytes, bytes], bytes], data: bytes, mask: bytes) -> str:
-    try:
-        got = apply_mask(data, mask)
-    except Exception:
-        return "XOR byte i of the data with byte i % 4 of the key"
-    if isinstance(got, str) or not isinstance(got, bytes | bytearray):
-        return "return bytes: bytes(b ^ mask[i % 4] for i, b in enumerate(data))"
-    if len(got) != len(data):
-        return "the result is exactly as long as the data: one output byte per input byte"
-    if got == bytes(b ^ mask[i % 2] for i, b in enumerate(data)):
-        return "the key has 4 bytes: use mask[i % 4], not i % 2"
-    if got == bytes(b ^ mask[0] for b in data):
-        return "byte i uses key byte i % 4, not always the first one"
-    return "XOR byte i of the data with byte i % 4 of the key"
+MASK_SLIPS = {
+    "no_offset": "data starts at byte `offset` of the payload: byte i of data is payload byte "
+    "offset + i, so it uses mask[(offset + i) % 4]",
+    "minus_offset": "byte i of data is payload byte offset + i: add the offset, do not subtract it",
+    "half_key": "the key has 4 bytes: use index % 4, not % 2",
+    "first_only": "each byte uses its own key byte (index % 4), not always the first one",
+}
 
 
-@exercise("apply_mask", notebook=NOTEBOOK)
-async def check_apply_mask(apply_mask: Callable[[bytes, bytes], bytes]) -> list[Result]:
-    """XOR data with a 4-byte masking key repeated (RFC 6455 §5.3)."""
+def model_mask(data: bytes, mask: bytes, offset: int, **slip: bool) -> bytes:
+    """``apply_mask`` with some of ``MASK_SLIPS`` made."""
+    if slip.get("no_offset") and slip.get("minus_offset"):
+        raise ValueError("two ways of the same slip")
+    start = 0 if slip.get("no_offset") else -offset if slip.get("minus_offset") else offset
+    size = 2 if slip.get("half_key") else 4
+    return bytes(
+        b ^ mask[0 if slip.get("first_only") else (start + i) % size] for i, b in enumerate(data)
+    )
+
+
+def _same_bytes(got: Any, want: bytes) -> bool:
+    return isinstance(got, bytes | bytearray) and bytes(got) == want
+
+
+def _mask_diagnosis(data: bytes, mask: bytes, offset: int) -> Callable[[Any], str | None]:
+    mistakes = known(slips(model_mask, MASK_SLIPS, data, mask, offset), _same_bytes)
+
+    def diagnose(got: Any) -> str | None:
+        if isinstance(got, str) or not isinstance(got, bytes | bytearray):
+            return "return bytes: bytes(...) of the XOR-ed values"
+        if len(got) != len(data):
+            return "one output byte per input byte: the result is exactly as long as data"
+        return mistakes(got)
+
+    return diagnose
+
+
+def _chunks(message: bytes, sizes: tuple[int, ...]) -> list[tuple[bytes, int]]:
+    """``message`` cut into pieces of ``sizes`` (the rest last), each with its offset."""
+    pieces, offset = [], 0
+    for size in (*sizes, len(message)):
+        if offset >= len(message):
+            break
+        pieces.append((message[offset : offset + size], offset))
+        offset += size
+    return pieces
+
+
+@exercise(
+    "apply_mask",
+    notebook=NOTEBOOK,
+    shortcuts=[
+        "wslearn.framing.apply_mask",
+        "wslearn.framing.encode_frame",
+        "wslearn.framing.decode_frame",
+        "websockets.utils.apply_mask",
+        "websockets.speedups.apply_mask",
+    ],
+)
+async def check_apply_mask(apply_mask: Callable[[bytes, bytes, int], bytes]) -> list[Result]:
+    """XOR a piece of a payload, starting at byte ``offset``, with the 4-byte key (§5.3)."""
     plain = b"Hello, WebSocket masking!"
     key = bytes.fromhex("a1b2c3d4")
     cases = [
-        ("RFC 6455 §5.7: 'Hello' with key 37 fa 21 3d", b"Hello", RFC_KEY),
-        ("25 bytes: the key repeats more than 6 times", plain, key),
-        ("unmasking is masking again", framing.apply_mask(plain, key), key),
-        ("an empty payload stays empty", b"", key),
-        ("300 bytes of every value", bytes(range(256)) + bytes(44), bytes.fromhex("00ff7f80")),
+        ("RFC 6455 §5.7: 'Hello' with key 37 fa 21 3d", b"Hello", RFC_KEY, 0),
+        ("25 bytes from the start: the key repeats", plain, key, 0),
+        ("unmasking is masking again", framing.apply_mask(plain, key), key, 0),
+        ("a piece starting at byte 1 of the payload", b"ello", RFC_KEY, 1),
+        ("a piece starting at byte 6", plain[6:], key, 6),
+        ("a piece starting at byte 4 (a whole key further)", plain[4:], key, 4),
+        ("an empty piece at byte 3", b"", key, 3),
+        ("300 bytes of every value, from byte 1023", bytes(range(256)) + bytes(44),
+         bytes.fromhex("00ff7f80"), 1023),
     ]
     results = [
         case(
             description,
-            lambda data=data, mask=mask: apply_mask(data, mask),
-            framing.apply_mask(data, mask),
-            hint=_mask_hint(apply_mask, data, mask),
-            compare=lambda got, want: isinstance(got, bytes | bytearray) and bytes(got) == want,
+            lambda data=data, mask=mask, offset=offset: apply_mask(data, mask, offset),
+            framing.apply_mask(bytes(offset) + data, mask)[offset:],
+            hint=MASK_HINT,
+            compare=_same_bytes,
+            diagnose=_mask_diagnosis(data, mask, offset),
         )
-        for description, data, mask in cases
+        for description, data, mask, offset in cases
     ]
-    # A real server unmasks what we masked: does the echo come back intact?
-    message = "Masked by you, unmasked by websockets ✓".encode()
-    description = "a real websockets server unmasks your masked frame"
+    # A real server unmasks what we masked, piece by piece: does the echo come back intact?
+    message = "Masked by you, in three pieces, unmasked by websockets ✓".encode()
+    description = "a real websockets server unmasks your frame, masked in pieces of 5, 6, the rest"
     try:
-        masked = bytes(apply_mask(message, key))
+        pieces = _chunks(message, (5, 6))
+        masked = b"".join(bytes(apply_mask(piece, key, at)) for piece, at in pieces)
     except Exception as exc:
         results.append(Result(description, False, describe_error(exc)))
         return results
     frame = bytes([0x81, 0x80 | len(message)]) + key + masked
     got = await _echo_of(frame)
-    results.append(_echo_result(description, got, message, _mask_hint(apply_mask, message, key)))
+    first_failure = next((r.message for r in results if not r.passed), "")
+    diagnosis = first_failure.partition("; ")[2] or MASK_HINT  # what the cases above said
+    results.append(_echo_result(description, got, message, diagnosis))
     return results
 
 
 # --- encode_length ----------------------------------------------------------------------------
 
+LENGTH_HINT = "one byte up to 125; 126 + 2 bytes up to 65535; 127 + 8 bytes beyond"
 
-def _reference_length(n: int, masked: bool) -> bytes:
-    """Byte 1 and the extended length of a frame of ``n`` bytes (RFC 6455 §5.2)."""
-    bit = 0x80 if masked else 0
-    if n <= 125:
+LENGTH_SLIPS = {
+    "no_mask_bit": "a client's frame sets the MASK bit: OR byte 1 with 0x80",
+    "mask_always": "set the MASK bit (0x80) only when masked is True",
+    "little": "the extended length is big-endian (network byte order): n.to_bytes(k, 'big')",
+    "edge_125": "125 still fits in the 7 bits: the escapes start at 126 (use n <= 125)",
+    "edge_126": "126 itself is the escape value: a length of 126 needs the 2-byte form",
+    "edge_65535": "65535 still fits in 2 bytes: the 8-byte form starts at 65536",
+    "long_form": "use the shortest form: 126-65535 take 2 length bytes, not 8 (RFC 6455 §5.2)",
+}
+
+
+def model_length(n: int, masked: bool, **slip: bool) -> bytes:
+    """``encode_length`` with some of ``LENGTH_SLIPS`` made."""
+    if slip.get("no_mask_bit") and slip.get("mask_always"):
+        raise ValueError("two ways of the same slip")
+    bit = 0x80 if (masked and not slip.get("no_mask_bit")) or slip.get("mask_always") else 0
+    order = "little" if slip.get("little") else "big"
+    small = n < 125 if slip.get("edge_125") else n <= (126 if slip.get("edge_126") else 125)
+    medium = n < 65535 if slip.get("edge_65535") else n <= 0xFFFF
+    if small and n <= 125:
         return bytes([bit | n])
-    if n <= 0xFFFF:
-        return bytes([bit | 126]) + n.to_bytes(2, "big")
-    return bytes([bit | 127]) + n.to_bytes(8, "big")
+    if medium and not slip.get("long_form"):
+        return bytes([bit | 126]) + n.to_bytes(2, order)
+    return bytes([bit | 127]) + n.to_bytes(8, order)
 
 
-def _length_hint(encode_length: Callable[[int, bool], bytes], n: int, masked: bool) -> str:
-    want = _reference_length(n, masked)
-    try:
-        got = bytes(encode_length(n, masked))
-    except Exception:
-        return "one byte up to 125; 126 + 2 bytes up to 65535; 127 + 8 bytes beyond"
-    if masked and got == bytes([want[0] & 0x7F]) + want[1:]:
-        return "a client's frame sets the MASK bit: OR byte 1 with 0x80"
-    if not masked and got[:1] == bytes([want[0] | 0x80]):
-        return "set the MASK bit (0x80) only when masked is True"
-    if len(want) > 1 and got[1:] == want[1:][::-1]:
-        return "the extended length is big-endian (network byte order): n.to_bytes(k, 'big')"
-    if len(got) > len(want):
-        return "use the shortest form: 0-125 in 7 bits, 126-65535 in 2 bytes (RFC 6455 §5.2)"
-    if len(got) < len(want):
-        return "126..65535: the byte 126, then 2 length bytes; 65536 on: 127, then 8 bytes"
-    return "one byte up to 125; 126 + 2 bytes up to 65535; 127 + 8 bytes beyond"
-
-
-@exercise("encode_length", notebook=NOTEBOOK)
+@exercise("encode_length", notebook=NOTEBOOK, shortcuts=["wslearn.framing.encode_frame"])
 async def check_encode_length(encode_length: Callable[[int, bool], bytes]) -> list[Result]:
     """The second header byte (MASK + 7-bit length) and the extended length, if any."""
     cases = [
@@ -269,9 +317,10 @@ async def check_encode_length(encode_length: Callable[[int, bool], bytes]) -> li
         case(
             f"{n:,} bytes, {'masked (client)' if masked else 'unmasked (server)'}",
             lambda n=n, masked=masked: encode_length(n, masked),
-            _reference_length(n, masked),
-            hint=_length_hint(encode_length, n, masked),
-            compare=lambda got, want: isinstance(got, bytes | bytearray) and bytes(got) == want,
+            model_length(n, masked),
+            hint=LENGTH_HINT,
+            compare=_same_bytes,
+            diagnose=known(slips(model_length, LENGTH_SLIPS, n, masked), _same_bytes),
         )
         for n, masked in cases
     ]
@@ -285,7 +334,6 @@ async def check_encode_length(encode_length: Callable[[int, bool], bytes]) -> li
         return results
     frame = b"\x82" + second + RFC_KEY + framing.apply_mask(message, RFC_KEY)
     got = await _echo_of(frame)
-    results.append(
-        _echo_result(description, got, message, _length_hint(encode_length, len(message), True))
-    )
+    diagnosis = known(slips(model_length, LENGTH_SLIPS, len(message), True), _same_bytes)(second)
+    results.append(_echo_result(description, got, message, diagnosis or LENGTH_HINT))
     return results
