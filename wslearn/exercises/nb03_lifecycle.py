@@ -2,8 +2,8 @@
 
 Nothing here is a hard-coded answer: each check runs real ``wslearn.websocket``
 sockets against real local servers (started here, on ports of their own, and
-stopped again) and compares the learner's code with what really happens. The
-port matches headless Chromium event for event (tests/test_browser_parity.py),
+stopped again) and compares the learner's code with what really happens.
+wslearn's ``WebSocket`` matches headless Chromium event for event (tests/test_browser_parity.py),
 so "what really happens" is also what a browser does. Every wait has a time
 limit, so a solution that never finishes fails instead of hanging the check.
 """
@@ -34,25 +34,41 @@ TIMEOUT = 3.0
 
 # --- predict_events ---------------------------------------------------------------------------
 
-#: scenario -> one-sentence hint that points at the rule without giving the list away
+#: the scenarios, each with a nudge toward what to think about (never the events themselves)
 SCENARIOS = {
-    "refused port": (
-        "nothing listens on that port, so the connection fails before it ever opened: "
-        "a failed connection fires error first, and the code that means 'no close frame'"
-    ),
-    "server closes with 4000": (
-        "the handshake succeeds, then the server's close frame ends the connection cleanly: "
-        "no error, and the close event carries the server's code"
-    ),
-    "close() while CONNECTING": (
-        "close() before the handshake is done fails the connection: "
-        "think of what a failed connection fires, and that no close frame was exchanged"
-    ),
-    "server drops TCP": (
-        "the socket did open; losing TCP afterwards fires no error in a browser, "
-        "but no close frame arrived either"
-    ),
+    "refused port": "nothing listens on that port: did the connection ever open?",
+    "server closes with 4000": "the handshake succeeds; then a close frame arrives from the server",
+    "close() while CONNECTING": "close() comes before the handshake is done: is that a clean end?",
+    "server drops TCP": "the socket opened; then TCP is gone without any close frame",
 }
+
+
+def prediction_diagnosis(actual: list[str]) -> Callable[[Any], str | None]:
+    """Say what is wrong with a prediction, in words that do not give the events away."""
+
+    def diagnose(got: Any) -> str | None:
+        if not isinstance(got, list | tuple) or not all(isinstance(e, str) for e in got):
+            return "return a list of strings such as 'open' or 'close 1000'"
+        got = list(got)
+        if sorted(got) == sorted(actual):
+            return "the right events in the wrong order"
+        if ("open" in got) != ("open" in actual):
+            return ("this socket opens before it ends" if "open" in actual
+                    else "this socket never reaches OPEN, so no open event")
+        if ("error" in got) != ("error" in actual):
+            return ("something fails here, and a failure is reported with its own event"
+                    if "error" in actual else "nothing fails here: no error event")
+        closes = [e for e in got if e.startswith("close")]
+        if len(closes) != 1 or got[-1] != closes[0]:
+            return "every ending fires exactly one close event, and it comes last"
+        if closes[0] != actual[-1]:
+            return (
+                "the events are right, but not the close code: it is the code of the close "
+                "frame that arrived, and one special code when none did"
+            )
+        return None
+
+    return diagnose
 
 
 def fired(ws: WebSocket) -> list[str]:
@@ -94,18 +110,28 @@ async def live(scenario: str) -> WebSocket:
     return ws
 
 
-@exercise("predict_events", notebook=NOTEBOOK)
+@exercise(
+    "predict_events",
+    notebook=NOTEBOOK,
+    shortcuts=["wslearn.exercises.nb03_lifecycle.live", "wslearn.exercises.nb03_lifecycle.fired"],
+)
 async def check_predict_events(predict_events: Callable[[str], list[str]]) -> list[Result]:
-    """The events a scenario fires, in order; each scenario is run live to compare."""
+    """The events a scenario fires, in order; each scenario is run live to compare.
+
+    A wrong prediction is told what kind of mistake it is (order, a missing or
+    extra event, the close code), never which events really fired.
+    """
     results = []
     for scenario, hint in SCENARIOS.items():
         actual = fired(await live(scenario))
         results.append(
             case(
                 scenario,
-                lambda scenario=scenario: list(predict_events(scenario)),
+                lambda scenario=scenario: predict_events(scenario),
                 actual,
                 hint=hint,
+                compare=lambda got, want: isinstance(got, list | tuple) and list(got) == want,
+                diagnose=prediction_diagnosis(actual),
             )
         )
     return results
@@ -193,10 +219,23 @@ async def _asked(
     except TimeoutError:
         return Result(description, False, f"no answer after {TIMEOUT:.0f} s; {hint}")
     except Exception as exc:
+        if isinstance(exc, DOMException) and exc.name == "InvalidStateError":
+            hint = "send() throws while CONNECTING: send the question in onopen"
         return Result(description, False, f"{_describe(exc)}; {hint}")
     if got == expected:
         return Result(description, True)
-    return Result(description, False, f"got {got!r}, expected {expected!r}; {hint}")
+    return Result(description, False, f"got {got!r}; {_ask_diagnosis(got, question) or hint}")
+
+
+def _ask_diagnosis(got: Any, question: str) -> str | None:
+    """The usual slips of ``ask``, recognised from what it returned."""
+    if got is None:
+        return "ask returned before the answer came: return await the future onmessage resolves"
+    if hasattr(got, "data") and hasattr(got, "type"):
+        return "you returned the whole MessageEvent: resolve the future with event.data"
+    if got == question:
+        return "that is your own question: return the message the server sent back"
+    return None
 
 
 async def _closed_after_answer(quiz: Quiz) -> Result:
