@@ -18,7 +18,7 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["known", "slips", "which"]
+__all__ = ["known", "same_as", "slips", "which"]
 
 Known = Iterable[tuple[str, Any]]
 
@@ -72,3 +72,25 @@ def slips(
                 says = f"{count} mistakes: " + "; and ".join(named[flag] for flag in combo)
             found.append((says, value))
     return found
+
+
+def same_as(
+    learner: Callable[..., Any], inputs: Iterable[tuple[Any, ...]], models: Mapping[str, Callable]
+) -> str | None:
+    """The sentence of the first model that answers every input as ``learner`` does, else None.
+
+    For answers too small to tell mistakes apart one by one (a bool, a status):
+    the learner's whole table of answers is compared with each model's table.
+    """
+    cases = list(inputs)
+    try:
+        answers = [learner(*args) for args in cases]
+    except Exception:
+        return None
+    for says, model in models.items():
+        try:
+            if all(_same(got, model(*args)) for got, args in zip(answers, cases, strict=True)):
+                return says
+        except Exception:
+            continue
+    return None

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from wslearn import close, servers
 from wslearn.exercises import Result, case, describe_error, exercise, raises
+from wslearn.exercises.mistakes import known, same_as, slips
 from wslearn.raw import RawWebSocket
 
 NOTEBOOK = "04_close_codes"
@@ -34,7 +35,7 @@ DECODE_CASES = [
     ("1000, no reason", b"\x03\xe8", (1000, ""), BIG_ENDIAN),
     ("1001, no reason", b"\x03\xe9", (1001, ""), BIG_ENDIAN),
     (
-        "the seed's close(1000, 'Closing normally!')",
+        "a page's close(1000, 'Closing normally!')",
         b"\x03\xe8Closing normally!",
         (1000, "Closing normally!"),
         UTF8,
@@ -50,6 +51,34 @@ DECODE_CASES = [
 
 ONE_BYTE_HINT = "a 1-byte payload cannot hold a 2-byte code: raise ValueError"
 
+DECODE_SLIPS = {
+    "little": "the code is big-endian (network byte order): int.from_bytes(payload[:2], 'big')",
+    "latin1": "the reason is UTF-8: payload[2:].decode('utf-8'), not latin-1",
+    "one_byte_code": "the code takes the first 2 bytes, not only payload[0]",
+    "reason_from_0": "the reason starts after the 2-byte code: payload[2:]",
+    "bytes_reason": "return the reason as text: decode the bytes as UTF-8",
+    "empty_1000": "an empty payload carries no code at all: that is 1005 (no status), not 1000",
+    "empty_1006": "1006 means no close frame arrived; an empty close frame did arrive: 1005",
+}
+
+
+def model_decode(payload: bytes, **slip: bool) -> tuple[int, str | bytes]:
+    """``decode_close_payload`` with some of ``DECODE_SLIPS`` made."""
+    if not payload:
+        return (1000 if slip.get("empty_1000") else 1006 if slip.get("empty_1006") else 1005), ""
+    if slip.get("one_byte_code"):
+        code = payload[0]
+    else:
+        code = int.from_bytes(payload[:2], "little" if slip.get("little") else "big")
+    raw = payload if slip.get("reason_from_0") else payload[2:]
+    if slip.get("bytes_reason"):
+        return code, raw
+    return code, raw.decode("latin-1" if slip.get("latin1") else "utf-8", "replace")
+
+
+def _same_pair(got: Any, want: Any) -> bool:
+    return isinstance(got, tuple | list) and tuple(got) == tuple(want)
+
 
 async def _real_close_payload(code: int, reason: str) -> bytes:
     """The payload of the close frame a real ``websockets`` server sends (code, reason)."""
@@ -61,7 +90,7 @@ async def _real_close_payload(code: int, reason: str) -> bytes:
         return (await raw.recv_close(timeout=3)).payload
 
 
-@exercise("decode_close_payload", notebook=NOTEBOOK)
+@exercise("decode_close_payload", notebook=NOTEBOOK, shortcuts=["wslearn.close.decode_close"])
 async def check_decode_close_payload(
     decode_close_payload: Callable[[bytes], tuple[int, str]],
 ) -> list[Result]:
@@ -72,7 +101,8 @@ async def check_decode_close_payload(
             lambda payload=payload: decode_close_payload(payload),
             expected,
             hint=hint,
-            compare=lambda got, want: tuple(got) == want,
+            compare=_same_pair,
+            diagnose=known(slips(model_decode, DECODE_SLIPS, payload), _same_pair),
         )
         for description, payload, expected, hint in DECODE_CASES
     ]
@@ -93,7 +123,8 @@ async def check_decode_close_payload(
                 lambda: decode_close_payload(payload),
                 close.decode_close(payload),
                 hint=f"the bytes were {payload.hex(' ')}; {BIG_ENDIAN}",
-                compare=lambda got, want: tuple(got) == want,
+                compare=_same_pair,
+                diagnose=known(slips(model_decode, DECODE_SLIPS, payload), _same_pair),
             )
         )
     return results
@@ -117,9 +148,36 @@ SENDABLE_CASES = [
 ]
 
 
-@exercise("sendable", notebook=NOTEBOOK)
+#: whole tables of answers that a known confusion gives, each with the sentence that names it
+SENDABLE_MODELS: dict[str, Callable[[int], bool]] = {
+    "that is the rule for a page's close(code), 1000 or 3000-4999; on the wire, endpoints also "
+    "send some of the protocol's own registered codes": (
+        lambda c: c == 1000 or 3000 <= c <= 4999
+    ),
+    "1004, 1005 and 1006 are reserved and never sent, even inside 1000-1011": (
+        lambda c: 1000 <= c <= 1014 or 3000 <= c <= 4999
+    ),
+    "1012-1014 were registered after the RFC (IANA): they are sendable too": (
+        lambda c: 1000 <= c <= 1003 or 1007 <= c <= 1011 or 3000 <= c <= 4999
+    ),
+    "1015 (TLS handshake failed) is only reported, never sent": (
+        lambda c: 1000 <= c <= 1003 or 1007 <= c <= 1015 or 3000 <= c <= 4999
+    ),
+    "3000-3999 (libraries and frameworks) are sendable too, not only 4000-4999": (
+        lambda c: 1000 <= c <= 1003 or 1007 <= c <= 1014 or 4000 <= c <= 4999
+    ),
+    "the ranges end at 4999, inclusive; check both ends of each range": (
+        lambda c: 1000 <= c < 1003 or 1007 <= c < 1014 or 3000 <= c < 4999
+    ),
+}
+
+ALL_SENDABLE_CODES = [(code,) for codes, _, _ in SENDABLE_CASES for code in codes]
+
+
+@exercise("sendable", notebook=NOTEBOOK, shortcuts=["wslearn.close.is_sendable"])
 def check_sendable(sendable: Callable[[int], bool]) -> Iterator[Result]:
     """May this code appear in a close frame on the wire?"""
+    confusion = same_as(sendable, ALL_SENDABLE_CODES, SENDABLE_MODELS)
     for codes, expected, hint in SENDABLE_CASES:
         for code in codes:
             yield case(
@@ -128,6 +186,9 @@ def check_sendable(sendable: Callable[[int], bool]) -> Iterator[Result]:
                 expected,
                 hint=hint,
                 compare=lambda got, want: isinstance(got, bool) and got == want,
+                diagnose=lambda got: (
+                    "return True or False (a bool)" if not isinstance(got, bool) else confusion
+                ),
             )
 
 
@@ -147,39 +208,67 @@ class Codes:
         return str(self.low) if self.low == self.high else f"a code in {self.low}-{self.high}"
 
 
-#: situation -> (accepted codes, hint). The notebook lists the same sentences.
+#: situation -> (accepted codes, hint). The notebook lists the same sentences. A hint says
+#: where to look, never the code: this is a question of reading the registry, not of guessing.
 SITUATIONS: dict[str, tuple[Codes, str]] = {
-    "the page is done with the connection": (Codes(1000), "a normal goodbye is 1000"),
-    "the server is shutting down": (Codes(1001), "an endpoint that goes away says 1001"),
+    "the page is done with the connection": (
+        Codes(1000),
+        "nothing went wrong: look for the registry's plain, normal closure",
+    ),
+    "the server is shutting down": (
+        Codes(1001),
+        "the endpoint itself is leaving: look for 'going away' in the registry",
+    ),
     "a frame arrived with RSV1 set, but no extension was agreed": (
         Codes(1002),
-        "breaking the framing rules is a protocol error: 1002",
+        "a broken framing rule: the registry has a code for protocol errors",
     ),
     "a text-only chat server received a binary message": (
         Codes(1003),
-        "a kind of data the endpoint cannot accept is 1003",
+        "a kind of data the endpoint cannot accept at all has its own code",
     ),
     "a text message is not valid UTF-8": (
         Codes(1007),
-        "data that does not match its type (bad UTF-8) is 1007",
+        "the data does not match its message type: look for 'invalid frame payload data'",
     ),
     "a client sent a 20 MB message, the server's limit is 1 MB": (
         Codes(1009),
-        "too big to process is 1009",
+        "the registry has a code for a message too big to process",
     ),
     "the server's handler crashed with an exception": (
         Codes(1011),
-        "an unexpected condition on the server is 1011",
+        "an unexpected condition inside the server: look for 'internal error'",
     ),
     "the server is overloaded: try again in a minute": (
         Codes(1013),
-        "'try again later' has its own registered code, 1013",
+        "'try again later' was registered after the RFC: look at the IANA registry's newer codes",
     ),
     "the chat app bans a user (an app-specific reason)": (
         Codes(4000, 4999),
-        "an application's own reasons use the private range 4000-4999",
+        "your application's own reasons have a range of their own",
     ),
 }
+
+
+def _code_diagnosis(accepted: Codes) -> Callable[[Any], str | None]:
+    """What kind of wrong code this is, without saying which code is right."""
+
+    def diagnose(got: Any) -> str | None:
+        if isinstance(got, bool) or not isinstance(got, int):
+            return "return the code as an int"
+        if got in (1005, 1006, 1015):
+            return f"{got} is only reported to the application, never sent in a close frame"
+        if not close.is_sendable(got):
+            return f"{got} may not appear in a close frame at all"
+        if 3000 <= got <= 3999:
+            return "3000-3999 belong to libraries and frameworks, registered with IANA"
+        if 4000 <= got <= 4999 and accepted.high < 3000:
+            return "the protocol has a registered code for this; private codes are for the rest"
+        if got < 3000 <= accepted.low:
+            return "no registered code says this: it is your application's own reason"
+        return None
+
+    return diagnose
 
 
 @exercise("code_for", notebook=NOTEBOOK)
@@ -192,6 +281,7 @@ def check_code_for(code_for: Callable[[str], int]) -> Iterator[Result]:
             accepted,
             hint=hint,
             compare=_accepts,
+            diagnose=_code_diagnosis(accepted),
         )
 
 
@@ -264,12 +354,60 @@ WAS_CLEAN_CASES = [
         True,
         "messages before the closing handshake do not matter",
     ),
+    (
+        ["client close frame", "tcp closed by server", "server close frame"],
+        False,
+        "a close frame listed after TCP closed came too late: only what happened before counts",
+    ),
+    (
+        ["server close frame", "tcp closed by client", "client close frame"],
+        False,
+        "the browser's answer came after TCP was gone: the handshake never completed",
+    ),
+    (
+        ["tcp closed by server", "client close frame", "server close frame"],
+        False,
+        "TCP closed first: nothing after it can make the close clean",
+    ),
 ]
 
 
-@exercise("was_clean", notebook=NOTEBOOK)
+def _before_tcp(trace: list[str]) -> list[str]:
+    return trace[: next((i for i, e in enumerate(trace) if e.startswith("tcp")), len(trace))]
+
+
+#: whole tables of answers that a known misreading of wasClean gives
+WAS_CLEAN_MODELS: dict[str, Callable[[list[str]], bool]] = {
+    "the order matters: a close frame counts only if it came before TCP closed": lambda t: (
+        "client close frame" in t and "server close frame" in t and "protocol error" not in t
+    ),
+    "a connection the browser had to fail (protocol error) is never clean": lambda t: (
+        "client close frame" in _before_tcp(t) and "server close frame" in _before_tcp(t)
+    ),
+    "it does not matter who closed TCP, once a close frame went each way": lambda t: (
+        reference_was_clean(t) and "tcp closed by server" in t
+    ),
+    "a close frame must go each way: one alone is not a closing handshake": lambda t: (
+        any(e.endswith("close frame") for e in _before_tcp(t))
+        and "protocol error" not in _before_tcp(t)
+    ),
+    "it does not matter who starts the closing handshake": lambda t: (
+        reference_was_clean(t)
+        and _before_tcp(t).index("client close frame") < _before_tcp(t).index("server close frame")
+    ),
+}
+
+ALL_TRACES = [(list(trace),) for trace, _, _ in WAS_CLEAN_CASES]
+
+
+@exercise(
+    "was_clean",
+    notebook=NOTEBOOK,
+    shortcuts=["wslearn.exercises.nb04_close.reference_was_clean"],
+)
 def check_was_clean(was_clean: Callable[[list[str]], bool]) -> Iterator[Result]:
-    """``CloseEvent.wasClean`` for a trace of what happened on the wire."""
+    """``CloseEvent.wasClean`` for a trace of what happened on the wire, in order."""
+    misreading = same_as(lambda t: was_clean(list(t)), ALL_TRACES, WAS_CLEAN_MODELS)
     for trace, expected, hint in WAS_CLEAN_CASES:
         yield case(
             " → ".join(trace),
@@ -277,4 +415,7 @@ def check_was_clean(was_clean: Callable[[list[str]], bool]) -> Iterator[Result]:
             expected,
             hint=hint,
             compare=lambda got, want: isinstance(got, bool) and got == want,
+            diagnose=lambda got: (
+                "return True or False (a bool)" if not isinstance(got, bool) else misreading
+            ),
         )
