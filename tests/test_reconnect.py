@@ -493,11 +493,15 @@ def test_a_storm_of_200_clients_all_reconnect():
     assert result.peak_attempts() <= len(result.attempts)
 
 
-def test_without_jitter_every_client_retries_in_the_same_instant():
-    none = run(storm(200, jitter="none", base=0.05, cap=1.0, down=0.2), timeout=20)
-    full = run(storm(200, jitter="full", base=0.05, cap=1.0, down=0.2), timeout=20)
-    assert none.peak_attempts() == 200  # the whole herd inside 50 ms
-    assert full.peak_accepts() < none.peak_accepts()
+def test_without_jitter_every_client_waits_the_same_with_full_jitter_each_its_own():
+    rng = random.Random(5)
+    none = run(storm(200, jitter="none", base=0.05, cap=1.0, down=0.2, rng=rng), timeout=20)
+    full = run(storm(200, jitter="full", base=0.05, cap=1.0, down=0.2, rng=rng), timeout=20)
+    assert {d[0] for d in none.delays} == {0.05}  # the whole herd, in step
+    assert len({tuple(d[:2]) for d in none.delays}) == 1
+    firsts = [d[0] for d in full.delays]
+    assert len(set(firsts)) == 200 and all(0 <= d <= 0.05 for d in firsts)
+    assert len(none.reconnected) == len(full.reconnected) == 200
 
 
 # --- notebook 07's exercises: plausible mistakes fail with the hint that names them -----------

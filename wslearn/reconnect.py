@@ -624,6 +624,8 @@ class Storm:
     """When each client was open again, sorted."""
     restarted_at: float
     """When the server was listening again."""
+    delays: list[list[float]]
+    """Each client's delays before its attempts, in order (from its ``reconnect`` events)."""
 
     @staticmethod
     def per_bin(times: Iterable[float], width: float = 0.05) -> dict[float, int]:
@@ -723,6 +725,7 @@ async def storm(
         - t0
         for ws in sockets
     ]
+    delays = [[e.details["delay"] for e in ws.events if e.type == "reconnect"] for ws in sockets]
     return Storm(
         jitter,
         clients,
@@ -730,4 +733,5 @@ async def storm(
         sorted(t - t0 for t in accepted if t > t0),
         sorted(reopened),
         restarted,
+        delays,
     )
