@@ -1,30 +1,179 @@
-"""Exercises: reference notebooks grade 100%, student copies 0%, broken notebooks fail cleanly."""
+"""Grading a class: isolated student code, checks it cannot reach, one gradebook with points.
+
+Every class here is graded by the real plugin (``python -m pytest --grade DIR`` in a subprocess),
+except where a test needs the registry patched in-process. Hostile submissions are in
+``tests/hostile/`` (see its README).
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
+import os
+import re
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import NOTEBOOKS, reference
+from conftest import NOTEBOOKS, ROOT, reference
 
-from wslearn.exercises import for_notebook, registry, run_checker
-from wslearn.exercises.grading import exercise_cells, grade_executed
-from wslearn.exercises.release import STUB, release, strip_solutions
+from wslearn import nbsource
+from wslearn.exercises import registry, run_checker
+from wslearn.exercises.grading import (
+    Course,
+    exercise_cells,
+    grade_notebook,
+    read_gradebook,
+    student_cell,
+)
+from wslearn.exercises.release import STUB, grading_plan, release, strip_solutions
+from wslearn.exercises.sandbox import (
+    NotPlainData,
+    Sandbox,
+    decode,
+    decode_error,
+    encode,
+    encode_error,
+    isolation,
+    sandbox_processes,
+)
+from wslearn.framing import Frame, Opcode, ProtocolError
 
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
+HOSTILE = ROOT / "tests" / "hostile"
+NB00 = "00_why_websocket"
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_notebook_grades_100_percent(name, executed):
-    notebook, broke = executed(name)
-    stem = name.removesuffix(".ipynb")
-    grades = grade_executed(notebook, stem, for_notebook(stem), broke)
-    assert len(grades) >= 2, "each notebook has at least two exercises"
-    assert [(g.exercise, g.reason) for g in grades if not g.passed] == []
+def grade(folder: Path, report: Path, *options: str) -> tuple[subprocess.CompletedProcess, list]:
+    """Grade ``folder`` with the pytest plugin; the gradebook's rows."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--grade", str(folder), "--grade-report", str(report),
+         "-p", "no:cacheprovider", "-q", "-o", "addopts=", *options],
+        capture_output=True, text=True, timeout=600, cwd=folder.parent,
+    )
+    assert (report / "grades.json").exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    return result, read_gradebook(report)
+
+
+def key(rows: list[dict], student: str) -> list[tuple]:
+    return [tuple(r.values())[1:] for r in rows if r["student"] == student]
+
+
+def notebook_with(stem: str, **solutions: str) -> nbformat.NotebookNode:
+    """The reference notebook ``stem`` with some exercise cells replaced."""
+    notebook = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    for cell in notebook.cells:
+        name = cell.metadata.get("wslearn", {}).get("exercise")
+        if name in solutions:
+            cell.source = solutions[name]
+    return notebook
+
+
+# -- the boundary: plain data only -------------------------------------------------------------
+
+
+def test_plain_data_crosses_as_json_and_comes_back_equal_and_plain():
+    value = [None, True, 3, 2.5, float("inf"), "é", b"\x00\xff", (1, [2]), {1: "a", "b": (b"",)}]
+    wire = json.dumps(encode(value))
+    assert decode(json.loads(wire)) == value
+    frame = Frame(True, Opcode.PING, b"hi", mask=b"abcd")
+    assert decode(json.loads(json.dumps(encode(frame)))) == frame
+
+
+def test_values_that_are_not_plain_data_are_refused_with_a_reason():
+    class Sneaky(str):
+        def __eq__(self, other):
+            return True
+
+    for value in (Sneaky("x"), object(), {1, 2}, lambda: 1):
+        with pytest.raises(NotPlainData, match="not plain data"):
+            encode(value)
+    nested: list = []
+    for _ in range(300):
+        nested = [nested]
+    with pytest.raises(NotPlainData, match="nested too deeply"):
+        encode(nested)
+
+
+def test_exceptions_cross_as_the_course_types_with_their_code():
+    try:
+        raise ProtocolError("bad continuation", 1007)
+    except ProtocolError as exc:
+        rebuilt = decode_error(json.loads(json.dumps(encode_error(exc))))
+    assert type(rebuilt) is ProtocolError and rebuilt.code == 1007
+    assert str(rebuilt) == "bad continuation"
+    strange = decode_error({"type": "evil.Thing", "message": "boo", "attrs": {"code": [1]}})
+    assert type(strange).__name__ == "Thing" and not hasattr(strange, "code")
+
+
+def test_a_student_function_is_called_across_the_boundary_and_the_sandbox_leaves_nothing():
+    with Sandbox() as box:
+        box.start()
+        box.run_cell(
+            "import asyncio, os\n"
+            "def add(a, b):\n    return a + b\n"
+            "async def later(x):\n    await asyncio.sleep(0.05)\n    return [x, os.getuid()]\n"
+            "def sneaky():\n    return object()\n",
+            "cell",
+        )
+        add, later, sneaky = box.get("add"), box.get("later"), box.get("sneaky")
+        assert add(b"ab", b"c") == b"abc" and add((1,), (2,)) == (1, 2)
+        with pytest.raises(TypeError, match="unsupported operand"):
+            add(1, "x")
+
+        async def both():
+            import asyncio
+
+            return await asyncio.gather(later(1), later(2))
+
+        import asyncio
+
+        first, second = asyncio.run(both())
+        assert (first[0], second[0]) == (1, 2)
+        if os.geteuid() == 0:
+            assert first[1] != 0  # student code never runs as root
+        with pytest.raises(Exception, match="not plain data"):
+            sneaky()
+        namespace = box._namespace
+    assert sandbox_processes(box.token, namespace) == []
+
+
+# -- the course's plan ----------------------------------------------------------------------
+
+
+def test_grading_plan_takes_definitions_and_exercise_cells_from_the_release():
+    plan = grading_plan(nbformat.read(NOTEBOOKS / "01_handshake.ipynb", as_version=4))
+    exercises = [s for s in plan if s.kind == "exercise"]
+    assert [(s.exercise, s.target) for s in exercises] == [
+        ("accept_key", "accept_key"),
+        ("parse_request_head", "parse_request_head"),
+        ("status_for", "status_for"),
+    ]
+    assert all(STUB in s.code and "### BEGIN SOLUTION" not in s.code for s in exercises)
+    setup = "\n".join(s.code for s in plan if s.kind == "setup")
+    assert "import hashlib" in setup and "ALLOWED_ORIGINS = " in setup
+    assert "plots" not in setup  # no figures
+    assert not [line for line in setup.splitlines() if line.startswith(("await ", "print("))]
+
+
+def test_setup_marker_becomes_cell_metadata_that_grading_runs_whole():
+    source = "# %% setup\nORIGINS = frozenset({'a'})\n# %%\nx = compute()\ny = 2\n"
+    source += "# %% exercise=f\ndef f():\n    ### BEGIN SOLUTION\n    return 1\n"
+    source += "    ### END SOLUTION\n"
+    source += "# %% check=f\ncheck('f', f)\n"
+    notebook = nbsource.parse(source)
+    assert notebook.cells[0].metadata.wslearn == {"setup": True}
+    plan = grading_plan(notebook)
+    assert [s.kind for s in plan] == ["setup", "exercise"]
+    assert plan[0].code == "ORIGINS = frozenset({'a'})\ny = 2"
+
+
+# -- release ------------------------------------------------------------------------------
 
 
 def test_every_registered_exercise_has_a_cell_and_a_check_in_its_notebook():
@@ -37,13 +186,12 @@ def test_every_registered_exercise_has_a_cell_and_a_check_in_its_notebook():
 
 def _exercises_with_objects():
     """(notebook stem, exercise, name of the object its check cell passes)."""
-    found = []
-    for name in NAMES:
-        notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-        for exercise, (_, check) in exercise_cells(notebook).items():
-            target = notebook.cells[check].source.split(",", 1)[1].rsplit(")", 1)[0].strip()
-            found.append((name.removesuffix(".ipynb"), exercise, target))
-    return found
+    return [
+        (name.removesuffix(".ipynb"), s.exercise, s.target)
+        for name in NAMES
+        for s in grading_plan(nbformat.read(NOTEBOOKS / name, as_version=4))
+        if s.kind == "exercise"
+    ]
 
 
 @pytest.mark.parametrize(("notebook", "exercise", "target"), _exercises_with_objects())
@@ -76,158 +224,307 @@ def test_release_is_idempotent_and_clears_outputs(tmp_path):
                 assert "### BEGIN SOLUTION" not in after.source and STUB in after.source
 
 
-def test_released_exercises_fail_every_check(tmp_path):
-    """Without kernels: run each stub exercise cell, then its checker: nothing may pass."""
-    for path in release(NOTEBOOKS, tmp_path):
-        notebook = nbformat.read(path, as_version=4)
-        for name, (solution, check) in exercise_cells(notebook).items():
-            namespace: dict = {}
-            try:
-                exec(notebook.cells[solution].source, namespace)
-            except NotImplementedError:
-                continue  # a top-level stub fails the exercise by itself
-            target = notebook.cells[check].source.split(",", 1)[1].rsplit(")", 1)[0].strip()
-            report = run_checker(name, eval(target, namespace))
-            assert not report.passed, f"{path.name}: the stub of {name} passes its checks"
-
-
-# -- grading a class folder with the pytest plugin ---------------------------------------------
-
-
-def _notebook_00_variant(source: Path, edit) -> nbformat.NotebookNode:
-    notebook = nbformat.read(source, as_version=4)
-    notebook.cells = [c for c in notebook.cells if c.cell_type == "code"]
-    # keep only the import cell and the exercise cells: fast to run
-    notebook.cells = [
-        c
-        for c in notebook.cells
-        if "wslearn.exercises import check" in c.source or c.metadata.get("wslearn")
-    ]
-    for cell in notebook.cells:
-        cell.outputs, cell.execution_count = [], None
-    edit(notebook)
-    return notebook
-
-
-def _replace(name, old, new):
-    def edit(notebook):
-        for cell in notebook.cells:
-            if cell.metadata.get("wslearn", {}).get("exercise") == name:
-                assert old in cell.source
-                cell.source = cell.source.replace(old, new)
-
-    return edit
-
-
-def _drop(name):
-    def edit(notebook):
-        notebook.cells = [c for c in notebook.cells if name not in str(c.metadata.get("wslearn"))]
-
-    return edit
-
-
-def _import_cell_fails(notebook):
-    notebook.cells[0].source = "import wslearn_missing_module\n" + notebook.cells[0].source
-
-
-VARIANTS = {
-    "00_wrong": _replace("poll_delay", "return interval / 2", "return interval"),
-    "00_crash": _replace("frame_overhead", "size = 2", "size = {}['x']"),
-    "00_loop": _replace("poll_delay", "return interval / 2", "while True:\n        pass"),
-    "00_syntax": _replace("frame_overhead", "size = 2", "size = = 2"),
-    "00_missing": _drop("frame_overhead"),
-    "00_noimport": _replace("poll_delay", "return interval / 2", "import numpyy\n    return 0"),
-}
+# -- the whole course: reference 100 %, released copies 0 % --------------------------------------
 
 
 @pytest.fixture(scope="module")
-def class_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    release(NOTEBOOKS, folder)
-    for path in folder.glob("*.ipynb"):
-        if not path.name.startswith("00_"):
-            path.unlink()  # the 0% run of the other copies is checked without kernels above
-    source = NOTEBOOKS / "00_why_websocket.ipynb"
-    for name, edit in VARIANTS.items():
-        nbformat.write(_notebook_00_variant(source, edit), folder / f"{name}.ipynb")
-    (folder / "00_unreadable.ipynb").write_text("{ this is not json")
-    report = folder / "gradebook.csv"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--grade",
-            str(folder),
-            "--grade-timeout",
-            "5",
-            "--grade-report",
-            str(report),
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "-o",
-            "addopts=",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=folder,
-    )
-    grades = json.loads(report.with_suffix(".json").read_text())
-    return result, {(g["notebook"], g["exercise"]): g for g in grades}
+def course_graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    release(NOTEBOOKS, root / "class" / "released")
+    (root / "class" / "reference").mkdir()
+    for name in NAMES:
+        (root / "class" / "reference" / name).write_bytes((NOTEBOOKS / name).read_bytes())
+    start = time.monotonic()
+    result, rows = grade(root / "class", root / "grades")
+    return result, rows, time.monotonic() - start
 
 
-def test_grading_reports_one_test_per_exercise_per_notebook(class_folder):
-    result, grades = class_folder
-    assert result.returncode == 1, result.stdout[-3000:]  # some exercises failed
-    notebooks = {nb for nb, _ in grades}
-    assert notebooks == {"00_why_websocket", "00_unreadable", *VARIANTS}
-    assert all(ex in {"poll_delay", "frame_overhead"} for _, ex in grades)
-    assert len(grades) == 2 * len(notebooks)
-    assert "00_loop.ipynb::poll_delay" in result.stdout
+def test_reference_notebooks_grade_100_percent(course_graded):
+    _, rows, _ = course_graded
+    mine = [r for r in rows if r["student"] == "reference"]
+    assert len(mine) == len(_exercises_with_objects())
+    assert [(r["exercise"], r["reason"]) for r in mine if r["points"] != r["max_points"]] == []
 
 
-def test_released_copy_grades_zero(class_folder):
-    _, grades = class_folder
-    for exercise in ("poll_delay", "frame_overhead"):
-        grade = grades[("00_why_websocket", exercise)]
-        assert not grade["passed"] and "not written yet" in grade["reason"]
-
-
-@pytest.mark.parametrize(
-    ("notebook", "exercise", "passed", "reason"),
-    [
-        ("00_wrong", "poll_delay", False, "3/3 cases failed: interval 1.0 s: got 1.0, expected"),
-        ("00_wrong", "frame_overhead", True, ""),
-        ("00_crash", "frame_overhead", False, "KeyError"),
-        ("00_crash", "poll_delay", True, ""),
-        ("00_loop", "poll_delay", False, "longer than the time limit"),
-        ("00_loop", "frame_overhead", True, ""),
-        ("00_syntax", "frame_overhead", False, "SyntaxError"),
-        ("00_syntax", "poll_delay", True, ""),
-        ("00_missing", "frame_overhead", False, "exercise cell missing"),
-        ("00_missing", "poll_delay", True, ""),
-        ("00_noimport", "poll_delay", False, "ModuleNotFoundError"),
-        ("00_noimport", "frame_overhead", True, ""),
-        ("00_unreadable", "poll_delay", False, "could not be read"),
-    ],
-)
-def test_each_broken_notebook_fails_only_its_own_exercises(
-    class_folder, notebook, exercise, passed, reason
-):
-    _, grades = class_folder
-    grade = grades[(notebook, exercise)]
-    assert grade["passed"] is passed
-    assert reason in grade["reason"]
-
-
-def test_gradebook_csv_has_the_same_rows_as_the_json(class_folder):
-    import csv
-
-    result, grades = class_folder
-    with open(result.args[result.args.index("--grade-report") + 1]) as f:
-        rows = list(csv.DictReader(f))
-    assert {(r["notebook"], r["exercise"], r["passed"] == "True") for r in rows} == {
-        (nb, ex, g["passed"]) for (nb, ex), g in grades.items()
+def test_released_notebooks_grade_0_percent_not_written(course_graded):
+    _, rows, _ = course_graded
+    mine = [r for r in rows if r["student"] == "released"]
+    assert len(mine) == len(_exercises_with_objects())
+    assert {(r["points"], r["passed"], r["reason"].split(":")[0]) for r in mine} == {
+        (0, False, "not written yet")
     }
+
+
+def test_the_whole_course_grades_in_under_10_seconds_per_student(course_graded):
+    result, _, seconds = course_graded
+    assert seconds / 2 < 10, result.stdout[-2000:]
+    assert f"isolation: {isolation()}" in result.stdout
+
+
+# -- a class of three, with partial credit ------------------------------------------------------
+
+#: wrong on about half the calls (deterministically), so an exercise earns partial credit
+PARTLY = """
+
+_right_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    import zlib
+
+    value = _right_{name}(*args, **kwargs)
+    return value if zlib.crc32(repr(args).encode()) % 2 else None
+"""
+#: wrong every time
+NONE = "def {name}(*args, **kwargs):\n    return None\n"
+
+
+def wrong(stem: str, name: str, how: str) -> str:
+    if how == NONE:
+        return NONE.format(name=name)
+    original = notebook_with(stem)
+    cell = student_cell(original, next(s for s in Course().notebooks[stem].plan
+                                       if s.exercise == name))
+    return cell + how.format(name=name)
+
+
+def three() -> dict[str, dict[str, dict[str, str]]]:
+    return {
+        "ada": {NB00: {}, "04_close_codes": {}},
+        "bob": {
+            NB00: {"poll_delay": wrong(NB00, "poll_delay", PARTLY)},
+            "04_close_codes": {"sendable": wrong("04_close_codes", "sendable", PARTLY)},
+        },
+        "cy": {NB00: {"poll_delay": wrong(NB00, "poll_delay", NONE)}},
+    }
+
+
+def in_process(student: str, stem: str, notebook: nbformat.NotebookNode) -> list[tuple]:
+    """The rows check() would give in one plain namespace: what grading must reproduce."""
+    namespace: dict = {"__name__": "in_process"}
+    course = Course().notebooks[stem]
+    rows = []
+    for step in course.plan:
+        if step.kind == "setup":
+            exec(step.code, namespace)
+            continue
+        exec(student_cell(notebook, step), namespace)
+        report = run_checker(step.exercise, namespace[step.target])
+        passed, cases = sum(r.passed for r in report.results), len(report.results)
+        weight = course.points[step.exercise]
+        points = round(weight * passed / cases, 2)
+        rows.append((student, stem, step.exercise, points, weight, passed == cases, passed, cases))
+    return rows
+
+
+def _three(root: Path) -> tuple[Path, list[tuple]]:
+    folder = root / "class"
+    expected = []
+    for student, notebooks in three().items():
+        (folder / student).mkdir(parents=True)
+        for stem, solutions in notebooks.items():
+            notebook = notebook_with(stem, **solutions)
+            nbformat.write(notebook, folder / student / f"{stem}.ipynb")
+            expected += in_process(student, stem, notebook)
+        if student == "cy":
+            expected.append(("cy", "notes.txt", "", 0, 0, False, 0, 0))
+            expected += [("cy", "04_close_codes", s.exercise, 0, 1, False, 0, 0)
+                         for s in Course().notebooks["04_close_codes"].plan
+                         if s.kind == "exercise"]
+    (folder / "cy" / "notes.txt").write_text("my notes")
+    return folder, expected
+
+
+@pytest.fixture(scope="module")
+def three_graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("three")
+    folder, expected = _three(root)
+    serial = grade(folder, root / "serial")
+    parallel = grade(folder, root / "parallel", "--grade-workers", "2")
+    return root, serial, parallel, expected
+
+
+def row_tuple(r: dict) -> tuple:
+    return (r["student"], r["notebook"], r["exercise"], r["points"], r["max_points"],
+            r["passed"], r["cases_passed"], r["cases"])
+
+
+def test_three_students_give_the_exact_gradebook_with_partial_credit(three_graded):
+    _, (result, rows), _, expected = three_graded
+    assert result.returncode == 1  # some exercises failed
+    order = {"": 0, NB00: 1, "04_close_codes": 2}
+    assert [row_tuple(r) for r in rows] == sorted(
+        expected, key=lambda r: (r[0], order.get(r[1], 0) if r[2] else 0)
+    )
+    points = {(r["student"], r["exercise"]): r["points"] for r in rows}
+    assert 0 < points[("bob", "poll_delay")] < 1 and 0 < points[("bob", "sendable")] < 1
+    assert points[("cy", "poll_delay")] == 0
+    assert {r["points"] for r in rows if r["student"] == "ada"} == {1}
+    reasons = {(r["student"], r["exercise"]): r["reason"] for r in rows}
+    assert reasons[("cy", "was_clean")] == "notebook not submitted"
+    assert reasons[("cy", "")] == "ignored file: not a notebook"
+    assert re.match(r"\d+/\d+ cases failed: ", reasons[("bob", "sendable")])
+
+
+def test_summary_csv_has_points_per_notebook_total_and_max(three_graded):
+    root, (_, rows), _, _ = three_graded
+    lines = ["student,00_why_websocket,04_close_codes,total,max"]
+    for student in ("ada", "bob", "cy"):
+        mine = [r for r in rows if r["student"] == student and r["exercise"]]
+        cells = [sum(r["points"] for r in mine if r["notebook"] == nb)
+                 for nb in (NB00, "04_close_codes")]
+        cells += [sum(cells), sum(r["max_points"] for r in mine)]
+        lines.append(",".join([student, *(f"{round(c, 2):g}" for c in cells)]))
+    assert (root / "serial" / "summary.csv").read_text() == "\n".join(lines) + "\n"
+    with open(root / "serial" / "grades.csv") as f:
+        assert f.readline() == f"# wslearn gradebook; student code isolation: {isolation()}\n"
+        assert len(list(csv.DictReader(f))) == len(rows)
+
+
+def test_grading_with_two_workers_gives_the_same_gradebook(three_graded):
+    root, *_ = three_graded
+    for name in ("grades.csv", "grades.json", "summary.csv"):
+        assert (root / "serial" / name).read_text() == (root / "parallel" / name).read_text()
+
+
+def test_one_student_folder_grades_alone_with_the_same_rows(three_graded, tmp_path):
+    root, (_, rows), *_ = three_graded
+    _, alone = grade(root / "class" / "bob", tmp_path / "bob")
+    assert key(alone, "bob") == key(rows, "bob")
+
+
+def test_a_shortcut_to_the_library_earns_nothing_in_grading_as_in_check(monkeypatch, tmp_path):
+    import dataclasses
+
+    from wslearn import exercises
+
+    entry = registry()["accept_key"]
+    monkeypatch.setitem(exercises._REGISTRY, "accept_key", dataclasses.replace(
+        entry, shortcuts=("wslearn.handshake.accept_key",)))
+    path = tmp_path / "01_handshake.ipynb"
+    lazy = "from wslearn.handshake import accept_key as ak\n\ndef accept_key(key):\n"
+    nbformat.write(notebook_with("01_handshake", accept_key=lazy + "    return ak(key)\n"), path)
+    rows, _ = grade_notebook(path, Course().notebooks["01_handshake"], "eve")
+    assert (rows[0].exercise, rows[0].points, rows[0].cases) == ("accept_key", 0, 1)
+    assert "calling `handshake.accept_key` here is the answer" in rows[0].reason
+    assert rows[1].points == 1  # the other exercises are untouched
+
+
+# -- hostile submissions -----------------------------------------------------------------------
+
+ATTACKS = sorted(p.stem for p in HOSTILE.glob("*.py"))
+
+
+def _honest(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    path = folder / f"{NB00}.ipynb"
+    nbformat.write(notebook_with(NB00, poll_delay=wrong(NB00, "poll_delay", PARTLY)), path)
+    return path
+
+
+def _hostile_class(root: Path) -> tuple[Path, Path, Path]:
+    folder, report, mark = root / "class", root / "gradebook", root / "mark"
+    mark.mkdir()
+    victim = _honest(folder / "zz_honest")  # graded after every attacker
+    for attack in ATTACKS:
+        text = (HOSTILE / f"{attack}.py").read_text()
+        for placeholder, value in (("@REPORT@", report), ("@VICTIM@", victim), ("@MARK@", mark)):
+            text = text.replace(placeholder, str(value))
+        notebook = nbsource.parse(text)
+        if attack == "fake_report":  # stored outputs claim every check passed
+            for cell in notebook.cells:
+                if "check" in cell.metadata.get("wslearn", {}):
+                    cell.outputs = [nbformat.v4.new_output("display_data", {
+                        "application/vnd.wslearn.check+json": {"passed": True, "results": []},
+                        "text/plain": "6/6 cases passed. Well done!"})]
+        (folder / attack).mkdir()
+        nbformat.write(notebook, folder / attack / f"{NB00}.ipynb")
+    planted = folder / "planted_files"
+    planted.mkdir()
+    zero = {s.exercise: NONE.format(name=s.target)
+            for s in Course().notebooks[NB00].plan if s.kind == "exercise"}
+    nbformat.write(notebook_with(NB00, **zero), planted / f"{NB00}.ipynb")
+    touch = f"open({str(mark)!r} + '/{{}}', 'w').write('imported')\n"
+    for where in (folder, planted):
+        (where / "conftest.py").write_text(touch.format("conftest") + (
+            "def pytest_collection_modifyitems(items):\n    items.clear()\n"))
+    (planted / "pytest.ini").write_text("[pytest]\naddopts = -p evil_plugin\n")
+    (planted / "evil_plugin.py").write_text(touch.format("plugin"))
+    (planted / "sitecustomize.py").write_text(touch.format("sitecustomize"))
+    (planted / "evil.pth").write_text("import os; " + touch.format("pth"))
+    (folder / "symlink").mkdir()
+    (folder / "symlink" / f"{NB00}.ipynb").symlink_to(NOTEBOOKS / f"{NB00}.ipynb")
+    return folder, report, mark
+
+
+@pytest.fixture(scope="module")
+def hostile_graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    folder, report, mark = _hostile_class(root)
+    package = {p: hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in (ROOT / "wslearn").rglob("*.py")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result, rows = grade(folder, report, "--grade-workers", "2", "--grade-timeout", "2")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    written = {name: (report / name).read_text() for name in ("grades.csv", "summary.csv")}
+    time.sleep(2.5)  # a detached writer would strike now
+    after = {name: (report / name).read_text() for name in ("grades.csv", "summary.csv")}
+    alone = grade(_honest(root / "alone" / "zz_honest").parent, root / "alone-book")[1]
+    changed = [p for p, digest in package.items()
+               if not p.exists() or hashlib.sha256(p.read_bytes()).hexdigest() != digest]
+    return {"result": result, "rows": rows, "mark": mark, "written": written, "after": after,
+            "alone": alone, "changed": changed, "peak_kb": max(peak, before), "folder": folder}
+
+
+def test_the_grader_finishes_and_writes_the_gradebook_despite_every_attack(hostile_graded):
+    result, rows = hostile_graded["result"], hostile_graded["rows"]
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert {r["student"] for r in rows} == {*ATTACKS, "planted_files", "symlink", "zz_honest"}
+
+
+@pytest.mark.parametrize("attacker", [*ATTACKS, "planted_files", "symlink"])
+def test_a_hostile_submission_gains_no_point(hostile_graded, attacker):
+    rows = [r for r in hostile_graded["rows"] if r["student"] == attacker]
+    exercises = [s.exercise for s in Course().notebooks[NB00].plan if s.kind == "exercise"]
+    assert [r["exercise"] for r in rows if r["exercise"]] == exercises
+    assert [(r["exercise"], r["points"]) for r in rows if r["points"]] == []
+
+
+def test_the_honest_students_rows_are_exactly_as_when_graded_alone(hostile_graded):
+    rows = key(hostile_graded["rows"], "zz_honest")
+    assert rows == key(hostile_graded["alone"], "zz_honest")
+    points = [r[2] for r in rows]
+    assert 0 < points[0] < 1 and set(points[1:]) == {1}  # partial credit, then full marks
+
+
+def test_nothing_from_a_submission_is_imported_and_nothing_is_left_running(hostile_graded):
+    assert sorted(os.listdir(hostile_graded["mark"])) == []
+    assert hostile_graded["changed"] == []
+    assert sandbox_processes() == []
+
+
+def test_the_gradebook_stays_as_written_after_grading_ends(hostile_graded):
+    assert hostile_graded["after"] == hostile_graded["written"]
+    assert "detached_writer,999" not in hostile_graded["after"]["summary.csv"]
+
+
+def test_refusals_and_limits_are_named_in_the_gradebook(hostile_graded):
+    reasons = {(r["student"], r["exercise"]): r["reason"] for r in hostile_graded["rows"]}
+    symlink = "refused: the submission is a symlink (never followed)"
+    assert reasons[("symlink", "poll_delay")] == symlink
+    assert re.match(r"(\d+)/\1 cases failed: [^:]+: it ran longer than 2 s",
+                    reasons[("endless", "poll_delay")])
+    assert reasons[("endless", "frame_overhead")].startswith("it ran longer than 2 s")
+    assert "not plain data" in reasons[("always_equal", "frame_overhead")]
+    ignored = sorted(r["notebook"] for r in hostile_graded["rows"]
+                     if r["student"] == "planted_files" and not r["exercise"])
+    planted = ["conftest.py", "evil.pth", "evil_plugin.py", "pytest.ini", "sitecustomize.py"]
+    assert ignored == planted
+
+
+def test_printed_output_is_kept_up_to_1_mb_and_the_grader_stays_small(hostile_graded):
+    report = hostile_graded["mark"].parent / "gradebook"
+    flood = (report / "output" / "print_flood" / f"{NB00}.txt").read_text()
+    assert len(flood) < 1024 * 1024 + 200
+    assert "[output truncated: " in flood
+    assert hostile_graded["peak_kb"] < 400 * 1024  # the grader never held the 400 MB

@@ -42,15 +42,17 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import pytest
-from nbformat import NotebookNode
 
-from wslearn.exercises import NOT_WRITTEN, describe_error, registry, run_checker
-from wslearn.exercises.release import Step, grading_plan
+from wslearn.exercises import NOT_WRITTEN, Result, describe_error, registry, run_checker
 from wslearn.exercises.sandbox import Limits, Sandbox, SandboxBroken, isolation
+
+if TYPE_CHECKING:  # nbformat is imported when grading starts: pytest loads this plugin always
+    from nbformat import NotebookNode
+
+    from wslearn.exercises.release import Step
 
 __all__ = [
     "COURSE",
@@ -70,6 +72,7 @@ COURSE = Path(__file__).resolve().parents[2] / "notebooks"  # the reference note
 CHECK_CALL = re.compile(r"""\bcheck\(\s*["'](\w+)["']""")
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 LIMITS = Limits()  # the default limits of student code
+SHORTCUT_CASE = "your own code, not the library's"  # the case run_checker reports a shortcut as
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class Course:
     """The course's notebooks (the teacher's, with solutions: never shown to student code)."""
 
     def __init__(self, folder: Path = COURSE) -> None:
+        import nbformat
+
+        from wslearn.exercises.release import grading_plan
+
         self.folder = Path(folder).resolve()
         exercises = registry()
         self.notebooks: dict[str, CourseNotebook] = {}
@@ -133,8 +140,8 @@ class Course:
 # -- one notebook ------------------------------------------------------------------------------
 
 
-def _read_submission(path: Path) -> tuple[NotebookNode | None, str]:
-    """The submitted notebook as data, or why it is refused (never follows a symlink)."""
+def _read_submission(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The submitted notebook as JSON data, or why it is refused (never follows a symlink)."""
     try:
         info = path.lstat()
         if stat.S_ISLNK(info.st_mode):
@@ -145,27 +152,36 @@ def _read_submission(path: Path) -> tuple[NotebookNode | None, str]:
             return None, f"refused: larger than {MAX_NOTEBOOK_BYTES // 2**20} MB"
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
-            text = f.read(MAX_NOTEBOOK_BYTES + 1).decode("utf-8")
-        return nbformat.reads(text, as_version=4), ""
+            notebook = json.loads(f.read(MAX_NOTEBOOK_BYTES + 1))
+        if not isinstance(notebook, dict) or notebook.get("nbformat") != 4:
+            return None, "refused: not a Jupyter notebook (nbformat 4)"
+        return notebook, ""
     except Exception as exc:
         return None, f"notebook could not be read: {type(exc).__name__}: {exc}"[:300]
 
 
-def student_cell(notebook: NotebookNode, step: Step) -> str | None:
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(map(str, source)) if isinstance(source, list) else str(source)
+
+
+def student_cell(notebook: dict[str, Any], step: Step) -> str | None:
     """The student's cell for exercise ``step``: by cell id, else by what it defines."""
-    code = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    cells = notebook.get("cells", [])
+    code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
     for cell in code:
         meta = cell.get("metadata", {})
+        meta = meta if isinstance(meta, dict) else {}
         wslearn, nbgrader = meta.get("wslearn", {}), meta.get("nbgrader", {})
         if (isinstance(wslearn, dict) and wslearn.get("exercise") == step.exercise) or (
             isinstance(nbgrader, dict) and nbgrader.get("grade_id") == step.exercise
         ):
-            return str(cell.get("source", ""))
+            return _source(cell)
     name = re.escape(step.target)
     defines = re.compile(rf"^(?:async\s+def|def|class)\s+{name}\b|^{name}\s*=", re.MULTILINE)
     for cell in code:
-        if defines.search(str(cell.get("source", ""))):
-            return str(cell.get("source", ""))
+        if defines.search(_source(cell)):
+            return _source(cell)
     return None
 
 
@@ -244,7 +260,10 @@ def grade_notebook(
                 if isinstance(exc, SandboxBroken):
                     done.pop()  # do not replay the cell that broke the worker
                 continue
+            box.shortcuts_used.clear()
             report = run_checker(step.exercise, target)
+            if box.shortcuts_used:  # as check() does: the library's answer earns nothing
+                report.results = [Result(SHORTCUT_CASE, False, box.shortcuts_used[0])]
             results = [asdict(r) for r in report.results]
             passed = sum(r["passed"] for r in results)
             reason = "" if report.passed else summarize(results)
@@ -325,9 +344,9 @@ def _assignment(folders: list[Path], course: Course) -> list[str]:
     return sorted(found)
 
 
-def _grade_one(args: tuple[Path, Path, list[str], Limits, tuple[Path, ...]]) -> Any:
-    folder, course_folder, notebooks, limits, hide = args
-    return grade_student(folder, Course(course_folder), notebooks, limits=limits, hide=hide)
+def _grade_one(args: tuple[Path, Course, list[str], Limits, tuple[Path, ...]]) -> Any:
+    folder, course, notebooks, limits, hide = args
+    return grade_student(folder, course, notebooks, limits=limits, hide=hide)
 
 
 def grade_class(
@@ -346,7 +365,7 @@ def grade_class(
     notebooks = _assignment(folders, course)
     # what student code must not see: the course (its checkout), the class, the gradebook
     hide = tuple(p for p in {course.folder.parent, root, *((report and [report]) or [])})
-    jobs = [(folder, course.folder, notebooks, limits, hide) for folder in folders]
+    jobs = [(folder, course, notebooks, limits, hide) for folder in folders]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             done = list(pool.map(_grade_one, jobs))
@@ -434,6 +453,8 @@ def execute(path: Path, *, timeout: float = 30.0) -> tuple[NotebookNode | None, 
     Returns the notebook with its outputs and a reason when the run as a whole
     broke, else "". Used by the course's own tests (every notebook runs).
     """
+    import nbformat
+
     try:
         notebook = nbformat.read(path, as_version=4)
     except Exception as exc:
@@ -508,6 +529,14 @@ def _report_folder(config: pytest.Config) -> Path:
     folder = Path(config.getoption("--grade")).resolve()
     report = config.getoption("--grade-report")
     return Path(report).resolve() if report else folder.parent / f"{folder.name}-grades"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Grading loads no conftest.py at all (as --noconftest): none from the submissions, and
+    # none from wherever the grader happens to run; the folder is never a test path either.
+    if getattr(early_config.known_args_namespace, "grade", None) is not None:
+        early_config.known_args_namespace.noconftest = True
 
 
 def pytest_configure(config: pytest.Config) -> None:

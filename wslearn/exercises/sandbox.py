@@ -26,7 +26,7 @@ Isolation, best first (``isolation()`` says which one this machine gives):
   which the course checkout, the submissions and the gradebook folder are
   covered by empty tmpfs mounts (only the package and the interpreter stay
   visible, read-only) and ``/tmp`` is private, and the worker itself runs as
-  the unprivileged user ``nobody``, so its parent (root) cannot be signalled;
+  a uid of its own that no account has, so its parent (root) cannot be signalled;
 - otherwise: its own session and process group, killed as a group, then any
   process still carrying the sandbox's token in its environment.
 
@@ -65,7 +65,6 @@ __all__ = [
     "RemoteError",
     "Sandbox",
     "SandboxBroken",
-    "ShortcutUsed",
     "StudentFunction",
     "decode",
     "encode",
@@ -79,7 +78,7 @@ VALUE_TYPES = ("wslearn.framing.Frame", "wslearn.framing.Opcode")
 EXCEPTION_MODULES = ("builtins", "wslearn.", "asyncio", "websockets.")
 MAX_MESSAGE = 16 * 1024 * 1024  # bytes in one message across the pipe
 MAX_DEPTH = 200  # nesting of plain data
-SANDBOX_USER = "nobody"
+SANDBOX_IDS = 0x40000000  # student code runs as uid/gid SANDBOX_IDS + the grader's pid
 #: in the worker: the call being answered and the shortcuts it used
 CURRENT: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("call")
 
@@ -102,10 +101,6 @@ class NotPlainData(TypeError):
 
 class RemoteError(Exception):
     """An exception of a type the grader does not rebuild; named after the original type."""
-
-
-class ShortcutUsed(Exception):
-    """The student's function called the library function that is the exercise's answer."""
 
 
 class SandboxBroken(RuntimeError):
@@ -229,7 +224,7 @@ def decode_error(data: dict[str, Any]) -> BaseException:
 
 def isolation() -> str:
     """The isolation this machine gives student code, in words for the gradebook."""
-    return "pid+mount namespaces, uid nobody, rlimits" if _namespaces() else (
+    return "pid+mount namespaces, own uid, rlimits" if _namespaces() else (
         "own session and process group, rlimits (no namespaces: "
         + ("unshare unavailable" if os.geteuid() == 0 else "not root") + ")"
     )
@@ -249,26 +244,26 @@ def _namespaces() -> bool:
                      "true"], capture_output=True, timeout=10,
                 )
                 _NAMESPACES = probe.returncode == 0
-        _NAMESPACES = _NAMESPACES and _sandbox_ids() is not None
     return _NAMESPACES
 
 
-def _sandbox_ids() -> tuple[int, int] | None:
-    import pwd
+def _sandbox_ids() -> tuple[int, int]:
+    """The uid and gid student code runs as: unused ids, one pair per grading process.
 
-    try:
-        entry = pwd.getpwnam(SANDBOX_USER)
-    except KeyError:
-        return None
-    return entry.pw_uid, entry.pw_gid
+    No account has them, so they own nothing but the sandbox's own files, and
+    two students graded at the same time never share a uid (nor its
+    RLIMIT_NPROC budget, nor the right to signal each other).
+    """
+    number = SANDBOX_IDS + os.getpid()
+    return number, number
 
 
 def sandbox_processes(token: str | None = None, namespace: str | None = None) -> list[int]:
     """Pids of live processes in PID namespace ``namespace`` or carrying ``token`` in their env.
 
-    With neither, every process of the sandbox user (root mode), for tests.
+    With neither, every live process running as a sandbox uid (root mode), for tests.
     """
-    ids = _sandbox_ids() if token is None and namespace is None and _namespaces() else None
+    every = token is None and namespace is None
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -277,8 +272,9 @@ def sandbox_processes(token: str | None = None, namespace: str | None = None) ->
             with open(f"/proc/{entry}/stat", "rb") as f:
                 if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
                     continue  # a zombie: dead, only waiting for its parent
-            mine = ids is not None and os.stat(f"/proc/{entry}").st_uid == ids[0]
-            if mine or (namespace and os.readlink(f"/proc/{entry}/ns/pid") == namespace):
+            uid = os.stat(f"/proc/{entry}").st_uid
+            in_range = every and SANDBOX_IDS <= uid < SANDBOX_IDS + 2**23
+            if in_range or (namespace and os.readlink(f"/proc/{entry}/ns/pid") == namespace):
                 found.append(int(entry))
             elif token is not None:
                 with open(f"/proc/{entry}/environ", "rb") as f:
@@ -327,6 +323,7 @@ class Sandbox:
         self.token = secrets.token_hex(8)
         self.started_at = time.monotonic()
         self.outputs: list[str] = []
+        self.shortcuts_used: list[str] = []  # reasons, as the student's calls reported them
         self._process: subprocess.Popen[bytes] | None = None
         self._handles: dict[int, Any] = {}
         self._ids = itertools.count(1)
@@ -360,12 +357,14 @@ class Sandbox:
             "MPLBACKEND": "Agg",
             "WSLEARN_SANDBOX": self.token,
             "PYTHONDONTWRITEBYTECODE": "1",
+            "USER": "student",
+            "LOGNAME": "student",
         }
         worker = [sys.executable, "-I", "-u", script, "worker",
                   str(to_worker_r), str(from_worker_w)]
         limits = json.dumps(dataclasses.asdict(self.limits))
         if _namespaces():
-            uid, gid = _sandbox_ids()  # type: ignore[misc]
+            uid, gid = _sandbox_ids()
             keep = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
                     Path(__file__).resolve().parent.parent]
             command = [
@@ -575,7 +574,10 @@ class Sandbox:
         if "dead" in answer:
             raise SandboxBroken(answer["dead"])
         if "error" in answer:
-            raise decode_error(answer["error"])
+            error = decode_error(answer["error"])
+            if type(error).__name__ == "ShortcutUsed":
+                self.shortcuts_used.append(str(error))
+            raise error
         try:
             return decode(answer.get("result"))
         except (NotPlainData, RecursionError, ValueError, TypeError) as exc:
@@ -646,7 +648,7 @@ def _set_limits(limits: Limits, *, processes: bool) -> None:
 
 
 def _init(config: dict[str, Any]) -> int:
-    """PID 1 of the namespace (root): cover the course, then run the worker as ``nobody``."""
+    """PID 1 of the namespace (root): cover the course, then run the worker as its own uid."""
 
     def mount(*args: str) -> None:
         subprocess.run(["mount", *args], check=True, capture_output=True)
@@ -742,7 +744,7 @@ class _Worker:
         self.loop = asyncio.get_running_loop()
         self.tripwires: dict[str, Any] = {}
         self.tasks: set[Any] = set()
-        CURRENT.set({"call": 0, "used": set()})
+        CURRENT.set({"call": 0, "used": []})
 
     def send(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
@@ -775,24 +777,6 @@ class _Worker:
             raise decode_error(answer["error"])
         return decode(answer.get("result"))
 
-    def trip(self, shortcuts: list[str]) -> None:
-        """Wrap each shortcut (``module.function``) so that using it is noted."""
-        for dotted in shortcuts:
-            if dotted in self.tripwires:
-                continue
-            module_name, _, name = dotted.rpartition(".")
-            with contextlib.suppress(Exception):
-                module = importlib.import_module(module_name)
-                original = getattr(module, name)
-
-                def wrapper(*args: Any, _dotted: str = dotted, _f: Any = original,
-                            **kwargs: Any) -> Any:
-                    CURRENT.get()["used"].add(_dotted)
-                    return _f(*args, **kwargs)
-
-                setattr(module, name, wrapper)
-                self.tripwires[dotted] = wrapper
-
     async def serve(self) -> None:
         threading.Thread(target=self.read_forever, daemon=True).start()
         while (message := await self.incoming.get()) is not None:
@@ -802,7 +786,7 @@ class _Worker:
         import inspect
 
         number = int(message["id"])
-        CURRENT.set({"call": number, "used": set()})
+        CURRENT.set({"call": number, "used": []})
         try:
             op = message["op"]
             if op == "exec":
@@ -825,44 +809,74 @@ class _Worker:
                 self.send({"id": number, "result": encode(
                     {"kind": kind, "ref": ref, "name": str(name)})})
             elif op == "call":
-                self.trip(list(message.get("shortcuts", [])))
+                function = self.objects[int(message["ref"])]
+                arm = _armed(list(message.get("shortcuts", [])), function)
                 args = decode(message["args"], lambda n: _Handle(self, n))
                 kwargs = decode(message["kwargs"], lambda n: _Handle(self, n))
-                outcome = self.objects[int(message["ref"])](*args, **kwargs)
+                with arm() as used:
+                    try:
+                        outcome = function(*args, **kwargs)
+                    finally:
+                        CURRENT.get()["used"].extend(used)
                 if inspect.isawaitable(outcome):
-                    self.finish_later(number, outcome, encode)
+                    self.finish_later(number, outcome, encode, arm)
                     return
                 self.reply(number, encode(outcome))
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
+            self.fail(number, exc)
+
+    def fail(self, number: int, exc: BaseException) -> None:
+        if not self.shortcut(number):
             self.send({"id": number, "error": encode_error(exc)})
 
-    def reply(self, number: int, result: Any) -> None:
-        used = sorted(CURRENT.get()["used"])
-        if used:  # the answer came from the library: a failure, whatever it returned
-            self.send({"id": number, "error": {
-                "type": "wslearn.exercises.sandbox.ShortcutUsed", "attrs": {}, "line": None,
-                "message": f"it calls {used[0]}, which is the answer: write it yourself"}})
-            return
-        self.send({"id": number, "result": result})
+    def shortcut(self, number: int) -> bool:
+        """If the call used a shortcut, answer with that failure, whatever it returned."""
+        used = CURRENT.get()["used"]
+        if not used:
+            return False
+        from wslearn.exercises.shortcuts import reason
 
-    def finish_later(self, number: int, awaitable: Any, convert: Callable[[Any], Any]) -> None:
+        self.send({"id": number, "error": {
+            "type": "wslearn.exercises.shortcuts.ShortcutUsed", "attrs": {}, "line": None,
+            "message": reason(used[0])}})
+        return True
+
+    def reply(self, number: int, result: Any) -> None:
+        if not self.shortcut(number):
+            self.send({"id": number, "result": result})
+
+    def finish_later(self, number: int, awaitable: Any, convert: Callable[[Any], Any],
+                     arm: Callable[[], Any] = contextlib.nullcontext) -> None:
         import asyncio
 
         async def finish() -> None:  # runs in a copy of this call's context (CURRENT)
             try:
-                value = convert(await awaitable)
+                with arm() as used:
+                    try:
+                        value = convert(await awaitable)
+                    finally:
+                        CURRENT.get()["used"].extend(used or ())
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self.send({"id": number, "error": encode_error(exc)})
+                self.fail(number, exc)
                 return
             self.reply(number, value)
 
         task = asyncio.ensure_future(finish())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+
+def _armed(shortcuts: list[str], function: Any) -> Callable[[], Any]:
+    """A context manager factory: the exercise's shortcut tripwires, armed around a call."""
+    if not shortcuts:
+        return lambda: contextlib.nullcontext([])
+    from wslearn.exercises.shortcuts import tripwires
+
+    return lambda: tripwires(shortcuts, function)
 
 
 def _worker_main(read_fd: int, write_fd: int) -> None:

@@ -1,0 +1,32 @@
+# %% exercise=poll_delay
+# Fill the process table with sleepers that outlive the notebook.
+import os
+import time
+
+children = 0
+for _ in range(2000):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    children += 1
+print(f"{children} children started")
+
+
+def poll_delay(*args):
+    return 0
+
+
+# %% check=poll_delay
+check("poll_delay", poll_delay)
+
+# %% exercise=frame_overhead
+def frame_overhead(*args):
+    return 0
+
+
+# %% check=frame_overhead
+check("frame_overhead", frame_overhead)

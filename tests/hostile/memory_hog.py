@@ -1,0 +1,24 @@
+# %% exercise=poll_delay
+# Take all the memory there is.
+hog = []
+try:
+    while True:
+        hog.append(bytes(256 * 2**20))  # address space, not memory (calloc)
+except MemoryError:
+    pass
+
+
+def poll_delay(*args):
+    return len(bytearray(8 * 2**30))
+
+
+# %% check=poll_delay
+check("poll_delay", poll_delay)
+
+# %% exercise=frame_overhead
+def frame_overhead(*args):
+    return 0
+
+
+# %% check=frame_overhead
+check("frame_overhead", frame_overhead)
