@@ -750,7 +750,7 @@ def measure(
     *,
     mem_level: int = 8,
     messages: list[bytes] | None = None,
-    repeat: int = 3,
+    repeat: int = 2,
 ) -> Cost:
     """Compress and inflate a stream of ``kind`` messages; return the :class:`Cost`.
 
@@ -763,7 +763,7 @@ def measure(
     messages = (
         messages
         if messages is not None
-        else sample_messages(kind, 100 if kind != "document" else 4)
+        else sample_messages(kind, 80 if kind != "document" else 3)
     )
     nct = not context_takeover
     best_c = best_d = float("inf")

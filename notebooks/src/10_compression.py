@@ -123,13 +123,17 @@ print(text == chat[0])
 # Why `wbits=-15` when Chromium was asked to use 12 bits? A bigger window can always read a stream
 # made with a smaller one; the limit only tells the *sender* how far back it may point.
 #
-# Keep `inflater`: the next message from the same connection may point back into this one.
+# The next message may point back into this one (context takeover), so a receiver inflates a whole
+# connection with one decompressor that remembers. `deflate.Decompressor` is that receiver, with
+# the agreed window and a size limit; here it reads all five of Chromium's messages:
 
 # %%
-rest = framing.FrameReader(allow_rsv1=True).feed(body[used:])
-for f in rest[:4]:
-    out = inflater.decompress(f.payload + b"\x00\x00\xff\xff").decode()
-    print(f"{len(f.payload):3} bytes on the wire -> {len(out)} characters  {out[:48]}…")
+receiver = deflate.Decompressor(agreed.window_bits("client"), max_size=2**20)
+frames = framing.FrameReader(allow_rsv1=True).feed(body)
+for f in frames:
+    if f.opcode is framing.Opcode.TEXT:
+        out = receiver.decompress(f.payload).decode()
+        print(f"{len(f.payload):3} bytes on the wire -> {len(out)} characters  {out[:44]}…")
 
 # %% [markdown]
 # The later messages are a fraction of the first: most of each chat line repeats the previous
@@ -256,7 +260,10 @@ async with websockets.connect(echo.url, max_size=None) as ws:
 #   size (the CRIME and BREACH attacks on HTTPS): do not compress tokens together with data an
 #   attacker controls.
 #
-# And keep a size limit on what you inflate, always.
+# A page cannot turn compression off: the browser always offers it. The server decides, by
+# declining the offer (`compression=None` in `websockets`, no `compression=` for the course's
+# `scratch` server) or by accepting it with the parameters it can afford. And whoever inflates
+# keeps a size limit on it, always.
 
 # %% [markdown]
 # ## Exercises
