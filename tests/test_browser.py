@@ -207,6 +207,23 @@ def test_side_by_side_marks_rows_that_differ():
     )
     rows = browser.side_by_side(left, right, width=30).splitlines()
     assert rows[0].split() == ["A", "B"]
-    assert rows[2].startswith("   open") and "rs=1" in rows[2]
-    assert rows[3].startswith(" ≠ close    rs=3 code=999")
-    assert rows[3].rstrip().endswith("error    rs=3")
+    assert rows[2] == f"   {'open    rs=1':30} open    rs=1"
+    closed = "close   rs=3 999 ''"
+    assert rows[3] == f" ≠ {closed:30} error   rs=3"
+
+
+def test_warm_up_starts_in_the_background_and_run_waits_for_it():
+    async def main():
+        chromium = browser.Chromium()
+        chromium.warm_up()  # returns at once
+        started = chromium.running
+        try:
+            log = await chromium.run('log("ran");')
+        finally:
+            await chromium.close()
+        return started, log, chromium.running
+
+    started, log, still_running = run(main())
+    assert started is False
+    assert log.events == [{"type": "ran"}] and log.version.startswith("Chromium ")
+    assert still_running is False

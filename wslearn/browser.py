@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import os
 import shutil
@@ -86,6 +87,7 @@ __all__ = [
     "run",
     "shared",
     "side_by_side",
+    "warm_up",
 ]
 
 T = TypeVar("T")
@@ -201,14 +203,22 @@ def _describe(event: dict[str, Any]) -> str:
 
 
 def side_by_side(
-    left: EventLog, right: EventLog, *, titles: tuple[str, str] | None = None, width: int = 46
+    left: EventLog,
+    right: EventLog,
+    *,
+    titles: tuple[str, str] | None = None,
+    width: int | None = None,
 ) -> str:
     """Two logs in two columns, row by row; ``≠`` marks the rows that differ.
 
     Rows show each event without its time (times differ from run to run);
-    ``readyState`` is shortened to ``rs``. ``titles`` default to the versions.
+    ``readyState`` is shortened to ``rs``. ``titles`` default to the versions;
+    ``width`` (of the left column) defaults to its longest row, at most 60.
     """
     titles = titles or (left.version, right.version)
+    if width is None:
+        cells = [_cell(e, 60) for e in left.events] + [titles[0]]
+        width = min(60, max(len(c) for c in cells))
     rows = [f"   {titles[0][:width]:<{width}} {titles[1][:width]}"]
     rows.append(f"   {'-' * min(width, len(titles[0])):<{width}} {'-' * len(titles[1][:width])}")
     for i in range(max(len(left.events), len(right.events))):
@@ -225,9 +235,22 @@ def side_by_side(
 
 
 def _cell(event: dict[str, Any] | None, width: int) -> str:
+    """An event in few characters: ``close rs=3 1000 'bye' wasClean=True``."""
     if event is None:
         return ""
-    text = _describe(event).replace("readyState=", "rs=")
+    rest = dict(event)
+    kind = rest.pop("type")
+    words = [f"{kind:7}"]
+    if "readyState" in rest:
+        words.append(f"rs={rest.pop('readyState')}")
+    if kind == "message" and "data" in rest:
+        words.append(repr(rest.pop("data")))
+    elif kind == "close" and "code" in rest:
+        words += [str(rest.pop("code")), repr(rest.pop("reason", ""))]
+    elif kind == "throw" and "name" in rest:
+        words.append(f"{rest.pop('what', '?')}: {rest.pop('name')}")
+    words += [f"{key}={value!r}" for key, value in rest.items()]
+    text = " ".join(words)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -325,7 +348,8 @@ class Chromium:
         """``"Chromium 156.0.8078.108"``, known once started."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._launching: concurrent.futures.Future[None] | None = None
         self._playwright: Any = None
         self._browser: Any = None
         self._page: Any = None
@@ -356,10 +380,28 @@ class Chromium:
 
     async def start(self) -> Chromium:
         """Launch the browser (once); raise :class:`BrowserNotFound` if there is none."""
-        executable = find_chromium(self.executable)
-        self._ensure_thread()
-        await self._call(self._launch(executable))
+        await asyncio.wrap_future(self._launch_soon(find_chromium(self.executable)))
         return self
+
+    def warm_up(self) -> None:
+        """Start launching now, in the background, and return at once.
+
+        The first ``run`` then waits only for what is left of the launch. Does
+        nothing if there is no browser (the first ``run`` will say so).
+        """
+        with contextlib.suppress(BrowserNotFound):
+            self._launch_soon(find_chromium(self.executable))
+
+    def _launch_soon(self, executable: str) -> concurrent.futures.Future[None]:
+        with self._lock:
+            launching = self._launching
+            failed = launching is not None and launching.done() and launching.exception()
+            if launching is None or failed:
+                self._ensure_thread()
+                assert self._loop is not None
+                launching = asyncio.run_coroutine_threadsafe(self._launch(executable), self._loop)
+                self._launching = launching
+            return launching
 
     async def _launch(self, executable: str) -> None:
         if self._browser is not None:
@@ -451,6 +493,7 @@ class Chromium:
         self._stop_thread()
 
     def _stop_thread(self) -> None:
+        self._launching = None
         if self._loop is not None and self._thread is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
@@ -500,6 +543,11 @@ async def run(
 async def close() -> None:
     """Close the shared browser now (the next :func:`run` starts it again)."""
     await _shared.close()
+
+
+def warm_up() -> None:
+    """Start the shared browser in the background now; see :meth:`Chromium.warm_up`."""
+    _shared.warm_up()
 
 
 atexit.register(_shared.close_sync)

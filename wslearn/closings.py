@@ -182,16 +182,22 @@ async def in_python(
     then: Callable[[], Awaitable[Any]] | None = None,
     close_timeout: float = CLOSE_TIMEOUT,
     timeout: float = browser.TIMEOUT,
+    tap: bool = False,
 ) -> Observed:
-    """Run ``ending`` with wslearn's ``WebSocket``, through a ``wire.Tap``.
+    """Run ``ending`` with wslearn's ``WebSocket``; with ``tap``, through a ``wire.Tap``.
 
     ``then``, if given, is awaited once the socket is open (a server-side
-    action, such as stopping the server).
+    action, such as stopping the server). ``frames`` are the tap's (or empty).
     """
     recorder = browser.Recorder()
     path = ending.url.split("/", 3)[3] if ending.url.count("/") >= 3 else ""
-    async with wire.Tap(ending.url) as tap:
-        ws = recorder.watch(WebSocket(f"{tap.url}/{path}", close_timeout=close_timeout))
+    recording: wire.Tap | None = None
+    async with contextlib.AsyncExitStack() as stack:
+        url = ending.url
+        if tap:
+            recording = await stack.enter_async_context(wire.Tap(ending.url))
+            url = f"{recording.url}/{path}"
+        ws = recorder.watch(WebSocket(url, close_timeout=close_timeout))
         if ending.close_at_once:
             ws.close()
 
@@ -207,7 +213,7 @@ async def in_python(
                 await ws.wait_for("open", timeout=timeout)
                 await then()
         log = await recorder.finish(timeout)
-    return Observed(log, ws, tap.timeline())
+    return Observed(log, ws, recording.timeline() if recording is not None else [])
 
 
 def outcome(log: browser.EventLog) -> str:
@@ -225,10 +231,13 @@ def outcome(log: browser.EventLog) -> str:
 
 
 def compare(
-    names: Iterable[str], chromium: Iterable[browser.EventLog], python: Iterable[browser.EventLog]
+    names: Iterable[str],
+    chromium: Iterable[browser.EventLog],
+    python: Iterable[browser.EventLog | Observed],
 ) -> str:
     """A table: one row per scenario, Chromium's outcome, wslearn's, ``≠`` where they differ."""
-    chromium, python = list(chromium), list(python)
+    chromium = list(chromium)
+    python = [p.log if isinstance(p, Observed) else p for p in python]
     names = list(names)
     width = max(len(n) for n in names)
     left = max(len(outcome(log)) for log in chromium)

@@ -10,8 +10,9 @@
 #   server;
 # - how to turn events into a function you can `await`.
 #
-# Everything runs on `127.0.0.1`. The library is `wslearn.websocket`, a Python port of the
-# browser's `WebSocket` that fires the same events in the same order as Chromium.
+# Everything runs on `127.0.0.1`. The library is `wslearn.websocket`: the browser's `WebSocket`
+# interface in Python, which fires the same events in the same order as Chromium. Beside it runs
+# the real thing: `wslearn.browser` runs the same code as JavaScript in headless Chromium.
 
 # %% [markdown]
 # ## A socket you don't drive
@@ -46,13 +47,13 @@
 
 # %%
 import asyncio
-import socket
 import time
 
-from wslearn import plots, servers
+from wslearn import browser, closings, plots, servers
 from wslearn.exercises import check
 from wslearn.websocket import DOMException, WebSocket
 
+browser.warm_up()  # headless Chromium starts in the background; used further down
 for name in ("CONNECTING", "OPEN", "CLOSING", "CLOSED"):
     print(f"WebSocket.{name:10} = {getattr(WebSocket, name)}")
 
@@ -109,18 +110,44 @@ print(f"\nthe cell above ended {ended * 1000:.1f} ms after new WebSocket();")
 print(f"open fired {(first - ended) * 1000:.1f} ms after that")
 
 # %% [markdown]
-# The same page in a browser:
+# ## The same page in Chromium
 #
-# ```js
-# const ws = new WebSocket("ws://127.0.0.1:PORT");        // PORT: echo.url shows it
-# ws.onopen = () => ws.send("Hello");
-# ws.onmessage = (e) => ws.close(1000, "Closing normally!");
-# ws.onclose = (e) => console.log(e.code, e.reason, e.wasClean);  // 1000 "Closing normally!" true
-# console.log(ws.readyState);  // 0, however long this script keeps running
-# ```
+# Now the same code as JavaScript, in a real browser. `browser.run(js, url=...)` runs a snippet in
+# headless Chromium against our echo server and returns what happened. Inside the snippet,
+# `watch(ws)` records every event of the socket and `log(...)` adds a line of our own; a busy loop
+# plays the part of `time.sleep(0.1)`.
+
+# %%
+chromium = await browser.run(
+    """
+    const ws = watch(new WebSocket(url));
+    ws.onopen = () => ws.send("Hello");
+    ws.onmessage = (e) => ws.close(1000, "Closing normally!");
+    const end = performance.now() + 100;
+    while (performance.now() < end) {}          // busy for 100 ms
+    log("end of script", {readyState: ws.readyState});
+    """,
+    url=echo.url,
+)
+print(chromium)
 
 # %% [markdown]
-# A browser has no event log, but the port keeps one: `ws.events` holds every event fired and
+# The same steps in Python, recorded the same way (`browser.Recorder` gives Python the snippet's
+# `watch` and `log`), and the two logs side by side; `rs` is `readyState`, and a `≠` in the margin
+# would mark a row where they differ:
+
+# %%
+py = browser.Recorder()
+ws = py.watch(WebSocket(echo.url))
+ws.onopen = lambda event: ws.send("Hello")
+ws.onmessage = lambda event: ws.close(1000, "Closing normally!")
+time.sleep(0.1)
+py.log("end of script", readyState=ws.readyState)
+python = await py.finish()
+print(browser.side_by_side(chromium, python))
+
+# %% [markdown]
+# A browser keeps no event log of its own, but wslearn's `WebSocket` does: `ws.events` holds every event fired and
 # every change of `readyState`, with the time since the socket was created. (`connecting` and
 # `closing` are changes of state that fire no event.)
 #
@@ -158,7 +185,7 @@ fig = plots.readystate_timeline(ws.events, title="open, 'Hello' and its echo, cl
 #   because both close frames crossed.
 
 # %% [markdown]
-# ## `send()` too early, and the guard
+# ## `send()` too early, and too late
 #
 # The rule: call `send()` only once `onopen` has fired. Here is what happens otherwise.
 
@@ -195,16 +222,43 @@ fired = [e.type for e in ws.events if e.type not in ("connecting", "closing")]
 print("close", event.code, "| events fired:", fired)
 
 # %% [markdown]
-# Both mistakes have one cure, the classic guard: test `readyState` first.
-#
-# ```js
-# if (ws.readyState === WebSocket.OPEN) {
-#   ws.send(data);           // only an open socket really sends
-# }
-# ```
-#
-# A page that sends on a timer, or when the user clicks, needs this guard: the socket may not be
-# open yet, or may already be closing. Exercise 3 turns it into a function.
+# Chromium does the same. In the snippet, `attempt(what, fn)` calls `fn` and records the name of
+# the `DOMException` it throws, if any:
+
+# %%
+chromium = await browser.run(
+    """
+    const ws = watch(new WebSocket(url));
+    attempt("send", () => ws.send("too early"));
+    ws.onopen = () => ws.send("now it works");
+    ws.onmessage = () => {
+      ws.close();
+      ws.send("lost");
+      log("after send('lost')", {bufferedAmount: ws.bufferedAmount});
+    };
+    """,
+    url=echo.url,
+)
+py = browser.Recorder()
+ws = py.watch(WebSocket(echo.url))
+py.attempt("send", lambda: ws.send("too early"))
+ws.onopen = lambda event: ws.send("now it works")
+
+
+def on_message(event):
+    ws.close()
+    ws.send("lost")
+    py.log("after send('lost')", bufferedAmount=ws.bufferedAmount)
+
+
+ws.onmessage = on_message
+python = await py.finish()
+print(browser.side_by_side(chromium, python))
+
+# %% [markdown]
+# A page that sends on a timer, or when the user clicks, can make both mistakes: the socket may not
+# be open yet, or may already be closing. Exercise 3, below, asks you for the one-line guard
+# against both.
 
 # %% [markdown]
 # ## Predict first
@@ -271,41 +325,26 @@ print([(e.type, e.readyState, e.details) for e in ws.events if e.type == "closin
 # ### When it goes wrong
 #
 # Now the scenarios of Exercise 1, plus the refused handshake of notebook 01 (the `reject` server
-# answers `403 Forbidden`). Each socket's events are recorded until its `close` event.
-
+# answers `403 Forbidden`), each in Chromium and in Python. `closings.Ending` describes one
+# scenario as data (a URL, and whether the page calls `close()` at once); `in_chromium` and
+# `in_python` run it and record the events until `close`, and `compare` prints one row each.
 
 # %%
-def unused_port():
-    """A port nothing listens on: the OS hands out a free one and we let it go at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def life(url, *, close_at_once=False):
-    """Create a socket (and maybe close() it at once); wait, at most 5 s, for its close event."""
-    ws = WebSocket(url)
-    if close_at_once:
-        ws.close()
-    await ws.closed(timeout=5)
-    return ws
-
-
 refuser = await servers.start("reject", status=403)
-lives = {
-    "refused port": await life(f"ws://127.0.0.1:{unused_port()}/"),
-    "403 Forbidden": await life(refuser.url),
-    "close() while CONNECTING": await life(echo.url, close_at_once=True),
-    "server closes with 4000": await life(f"{closer.url}/?code=4000&reason=bye"),
-    "server drops TCP": await life(f"{closer.url}/?code=1006"),
-}
-for name, ws in lives.items():
-    fired = [e.type for e in ws.events if e.type in ("open", "message", "error", "close")]
-    end = ws.events[-1].details
-    print(f"{name:26} {' → '.join(fired):20} code={end['code']}  wasClean={end['wasClean']}")
+endings = [
+    closings.Ending("refused port", f"ws://127.0.0.1:{closings.free_port()}/"),
+    closings.Ending("403 Forbidden", refuser.url),
+    closings.Ending("close() while CONNECTING", echo.url, close_at_once=True),
+    closings.Ending("server closes with 4000", f"{closer.url}/?code=4000&reason=bye"),
+    closings.Ending("server drops TCP", f"{closer.url}/?code=1006"),
+]
+in_chromium = [await closings.in_chromium(ending) for ending in endings]
+in_python = [await closings.in_python(ending) for ending in endings]
+print(closings.compare([e.name for e in endings], in_chromium, in_python))
 
 # %%
-fig = plots.readystate_timeline({name: ws.events for name, ws in lives.items()})
+lives = {ending.name: seen.ws.events for ending, seen in zip(endings, in_python)}
+fig = plots.readystate_timeline(lives)
 
 # %% [markdown]
 # Three rules cover all five rows:
@@ -318,20 +357,19 @@ fig = plots.readystate_timeline({name: ws.events for name, ws in lives.items()})
 #   when no close frame arrived.
 # - **A close frame from the server gives a clean close** with the server's code and reason.
 #
-# Headless Chromium produces these same sequences (the course's test suite runs each scenario
-# in the browser and with this port and compares them).
+# Chromium and wslearn's `WebSocket` agree on every row.
 #
 # What went wrong is never in the `error` event. In JS `onerror` receives a plain `Event` with no
 # code and no message, and the explanation goes to the developer console, which the page cannot
 # read. The standard wants it so: a page must not be able to tell "refused" from "forbidden", or
-# it could probe servers it has no business talking to. The port keeps the console's text in
-# `ws.events`, for you to read here:
+# it could probe servers it has no business talking to. Here are Chromium's console lines, and
+# the text wslearn's `WebSocket` keeps in `ws.events` in their place:
 
 # %%
-for name, ws in lives.items():
-    for entry in ws.events:
-        if entry.type == "error":
-            print(f"{name:26} {entry.details['message']}")
+for ending, chromium, seen in zip(endings, in_chromium, in_python):
+    said = [entry.details["message"] for entry in seen.ws.events if entry.type == "error"]
+    if said:
+        print(f"{ending.name}\n  Chromium: {chromium.console[-1]}\n  wslearn:  {said[0]}")
 
 # %% [markdown]
 # ```js
@@ -347,8 +385,8 @@ for name, ws in lives.items():
 # `ws.onmessage = f` fills one slot: assigning it again replaces `f`. `addEventListener("message",
 # g)` adds a listener next to it, and every listener gets every event, in the order they were
 # added. Listeners are independent: if one raises an exception, the browser reports it in the
-# console and goes on with the next listener and the next event; the socket doesn't notice. The
-# port prints the traceback (on stderr, the notebook's console) and carries on too.
+# console and goes on with the next listener and the next event; the socket doesn't notice.
+# wslearn's `WebSocket` prints the traceback (on stderr, the notebook's console) and carries on too.
 #
 # Below, `onmessage` turns each message into a number and breaks on `"forty-two"`; a second
 # listener prints every message.
@@ -373,8 +411,8 @@ event = await ws.closed(timeout=5)
 # A text message arrives as a string. A binary one arrives, in a browser, as a `Blob` (the
 # default, `ws.binaryType === "blob"`: read it with `await e.data.arrayBuffer()`) or as an
 # `ArrayBuffer` after `ws.binaryType = "arraybuffer"` (wrap it in `new Uint8Array(e.data)`).
-# Python has neither type, so the port hands over `bytes` in both cases; it accepts and keeps the
-# setting only so that code reads like the JS.
+# Python has neither type, so wslearn's `WebSocket` hands over `bytes` in both cases; it accepts
+# and keeps the setting only so that code reads like the JS.
 #
 # ```js
 # ws.binaryType = "arraybuffer";
@@ -454,12 +492,19 @@ def safe_send(ws, data) -> bool:
 check("safe_send", safe_send)
 
 # %% [markdown]
+# In a page, the same guard is one line:
+#
+# ```js
+# if (ws.readyState === WebSocket.OPEN) ws.send(data);   // only an open socket really sends
+# ```
+
+# %% [markdown]
 # ## Summary
 #
 # - `readyState` goes 0 CONNECTING → 1 OPEN → 2 CLOSING → 3 CLOSED, never back; a failed
 #   handshake jumps from 0 to 3, a lost connection from 1 to 3.
 # - `new WebSocket(url)` returns at once. Handlers run as tasks of the event loop, only once your
-#   code has returned (or, in Python, awaits), in a browser as in this port.
+#   code has returned (or, in Python, awaits), in Chromium as in wslearn's `WebSocket`.
 # - `send()` throws `InvalidStateError` while CONNECTING and silently drops data once CLOSING or
 #   CLOSED: send from `onopen` onwards, and guard with `readyState === WebSocket.OPEN`.
 # - A connection that never opened fires `error` then `close` 1006; one that was open and lost
