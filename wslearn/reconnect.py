@@ -283,7 +283,6 @@ class ReconnectingWebSocket:
         self._queued_bytes = 0
         self._timers: dict[str, asyncio.TimerHandle] = {}  # "beat", "watch", "retry"
         self._last_heard = 0.0
-        self._last_close: CloseEvent | None = None
         self._listeners: dict[str, list[_Listener]] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         self._handlers: dict[str, Callable[[Event], Any] | None] = {}
@@ -297,13 +296,18 @@ class ReconnectingWebSocket:
         """How many connections have opened so far."""
         self.created_at = self._loop.time()
         self.events: list[LogEntry] = []
-        """Every attempt, event and heartbeat verdict, timestamped from creation."""
+        """Timestamped from creation: every attempt (``connecting``), every event fired
+        (``open``, ``message``, ``error``, ``reconnect``, ``close``), and the heartbeat's
+        ``heartbeat`` (sent), ``heartbeat-reply`` (heard) and ``dead`` (gave up)."""
         self._ws: WebSocket = self._connect()  # raises SyntaxError for a bad first URL
         self._current: WebSocket | None = self._ws  # None between attempts
 
     # -- attributes ----------------------------------------------------------------
 
-    readyState = property(lambda self: self._ready_state, doc="0 CONNECTING, 1 OPEN, 3 CLOSED.")
+    readyState = property(
+        lambda self: self._ready_state,
+        doc="0 CONNECTING (also between attempts), 1 OPEN, 2 CLOSING (after close()), 3 CLOSED.",
+    )
     url = property(lambda self: self._ws.url, doc="The URL of the current (or last) attempt.")
     protocol = property(lambda self: self._ws.protocol, doc="The current connection's subprotocol.")
 
@@ -502,8 +506,7 @@ class ReconnectingWebSocket:
         """The current connection is over: reconnect, or stop for good."""
         self._cancel_timers()
         self._current = None
-        self._last_close = event
-        if self._stopping or not self._should_reconnect(event):
+        if self._stopping or not self._wants_reconnect(event):
             self._ready_state = self.CLOSED
             self._end(event)
             return
@@ -517,6 +520,14 @@ class ReconnectingWebSocket:
         details = {"attempt": self.attempt, "delay": delay, "code": event.code}
         self._fire(ReconnectEvent("reconnect", reason=event.reason, **details), **details)
         self._later("retry", delay, self._retry)
+
+    def _wants_reconnect(self, event: CloseEvent) -> bool:
+        try:
+            return bool(self._should_reconnect(event))
+        except Exception as exc:  # a broken policy stops, loudly, rather than hang
+            print("should_reconnect raised; not reconnecting:", file=sys.stderr)
+            traceback.print_exception(exc, file=sys.stderr)
+            return False
 
     def _retry(self) -> None:
         try:
