@@ -932,3 +932,11 @@ def test_chromium_accepts_exactly_the_responses_parse_response_accepts(browser_p
     except NegotiationError:
         ours = {"opened": False, "extensions": ""}
     assert result == ours
+
+
+@pytest.mark.parametrize(
+    "settings_", [{"server_max_window_bits": 16}, {"client_max_window_bits": 7}]
+)
+def test_server_settings_outside_8_to_15_are_a_value_error(settings_):
+    with pytest.raises(ValueError, match=r"8\.\.15"):
+        accept(CHROMIUM_OFFER, **settings_)

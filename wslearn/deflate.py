@@ -283,6 +283,13 @@ def read_params(params: Iterable[tuple[str, str | None]], *, offer: bool) -> Par
     )
 
 
+def _check_bits(*values: int | bool | None) -> None:
+    """Our own settings: window bits are 8..15 (``None``/``True``: no number given)."""
+    for bits in values:
+        if isinstance(bits, int) and not isinstance(bits, bool) and not 8 <= bits <= 15:
+            raise ValueError(f"window bits must be 8..15, got {bits}")
+
+
 # --- The client's side of the negotiation --------------------------------------
 
 
@@ -298,9 +305,7 @@ def offer(
     ``offer()`` is ``"permessage-deflate; client_max_window_bits"``: no limits
     asked of the server, and "you may limit my window" (§7.1.2.2).
     """
-    for bits in (server_max_window_bits, client_max_window_bits):
-        if isinstance(bits, int) and not isinstance(bits, bool) and not 8 <= bits <= 15:
-            raise ValueError(f"window bits must be 8..15, got {bits}")
+    _check_bits(server_max_window_bits, client_max_window_bits)
     return Params(
         server_no_context_takeover,
         client_no_context_takeover,
@@ -384,8 +389,10 @@ def accept(
     ``(response header value, agreed Params)``, or ``None`` when every offer
     is declined (then the response carries no ``Sec-WebSocket-Extensions``
     and the connection runs uncompressed). Raises :class:`NegotiationError`
-    (400) only when the header breaks RFC 6455 §9.1's grammar.
+    (400) only when the header breaks RFC 6455 §9.1's grammar, and
+    ``ValueError`` for window bits of its own outside 8..15.
     """
+    _check_bits(server_max_window_bits, client_max_window_bits)
     for element in parse_extensions([] if values is None else values):
         if element.name != NAME:
             continue  # an extension this server does not know: not selected (§9.1)
