@@ -315,9 +315,9 @@ for run in (*runs, library, seed):
 # %% [markdown]
 # ## Exercises
 #
-# **Exercise 1 · should_send.** Write the decision inside the seed's `setInterval` callback: given
-# the current `bufferedAmount` and the limit `max_data`, may the page send one more message? The
-# check also drives a real throttled socket with your function.
+# **Exercise 1 · should_send.** Write the decision inside the throttle's `setInterval` callback:
+# given the current `bufferedAmount` and the limit `max_data`, may the page send one more message?
+# The check also drives a real throttled socket with your function.
 
 # %% exercise=should_send
 def should_send(buffered_amount: int, max_data: int) -> bool:
@@ -368,14 +368,18 @@ def predict_buffered(steps: list[tuple]) -> int:
 check("predict_buffered", predict_buffered)
 
 # %% [markdown]
-# **Exercise 3 · max_data_for.** A full buffer of `max_data` bytes drains in `max_data / rate`
-# seconds. What is the largest whole number of bytes you can allow to wait, if no byte may wait
-# longer than `latency_s` seconds on a link that carries `rate_bytes_per_s`?
+# **Exercise 3 · max_data_for.** The throttle of exercise 1 sends one message of `message_size`
+# bytes whenever `bufferedAmount < max_data`, and the link carries `rate_bytes_per_s`, so a queue
+# of `q` bytes takes `q / rate_bytes_per_s` seconds to drain. What is the largest whole
+# `max_data` for which no byte ever waits longer than `latency_s` seconds in the queue? Think about
+# how full the queue can get just after a send. Return 0 if no `max_data` can keep the promise.
 
 # %% exercise=max_data_for
-def max_data_for(latency_s: float, rate_bytes_per_s: float) -> int:
+def max_data_for(latency_s: float, rate_bytes_per_s: float, message_size: int) -> int:
     ### BEGIN SOLUTION
-    return math.floor(latency_s * rate_bytes_per_s)
+    budget = math.floor(latency_s * rate_bytes_per_s)  # the most bytes that may wait
+    # the fullest queue: bufferedAmount was max_data - 1, and one more message went in
+    return max(budget - message_size + 1, 0)
     ### END SOLUTION
 
 

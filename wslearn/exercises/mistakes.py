@@ -21,17 +21,26 @@ from typing import Any
 __all__ = ["known", "same_as", "slips", "which"]
 
 Known = Iterable[tuple[str, Any]]
+PAIR = "2 mistakes: "  # how a pair of slips is introduced (``slips``)
 
 
 def which(got: Any, mistakes: Known, same: Callable[[Any, Any], bool] | None = None) -> str | None:
-    """The sentence of the first mistake whose value equals ``got``, else None."""
+    """The sentence of the mistake whose value equals ``got``, else None.
+
+    When two single slips give the same value here, both are named ("... ; or
+    perhaps: ..."): the learner knows which one they made. A pair of slips is
+    named only when no single slip explains the value.
+    """
+    matches: list[str] = []
     for says, value in mistakes:
         try:
-            if (same or _same)(got, value):
-                return says
+            if (same or _same)(got, value) and says not in matches:
+                matches.append(says)
         except Exception:  # a learner's odd object must not break the check
             continue
-    return None
+    singles = [says for says in matches if not says.startswith(PAIR)]
+    named = (singles or matches)[:2]
+    return "; or perhaps: ".join(named) if named else None
 
 
 def _same(got: Any, value: Any) -> bool:
@@ -60,7 +69,7 @@ def slips(
     the simplest explanation wins.
     """
     found: list[tuple[str, Any]] = []
-    for count in range(1, most + 1):
+    for count in range(1, min(most, 2) + 1):
         for combo in itertools.combinations(named, count):
             try:
                 value = model(*args, **dict.fromkeys(combo, True))
@@ -69,7 +78,7 @@ def slips(
             if count == 1:
                 says = named[combo[0]]
             else:
-                says = f"{count} mistakes: " + "; and ".join(named[flag] for flag in combo)
+                says = PAIR + "; and ".join(named[flag] for flag in combo)
             found.append((says, value))
     return found
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from wslearn.exercises import Result, case, exercise
+from wslearn.exercises.mistakes import known, same_as, slips
 
 NOTEBOOK = "05_buffered_amount"
 
@@ -19,18 +21,33 @@ Step = tuple[Any, ...]
 SHOULD_SEND_CASES = [
     (0, 10240, True, "an empty buffer always has room"),
     (10239, 10240, True, "one byte below the limit is still below it"),
-    (10240, 10240, False, "the seed sends only while bufferedAmount < maxData: strictly less"),
+    (10240, 10240, False, "send only while bufferedAmount < maxData: strictly less"),
     (50_000, 10240, False, "a buffer above the limit must not grow"),
     (0, 0, False, "with max_data 0 there is never room"),
 ]
 
-#: the live case: one short run of the seed's pattern against a slow consumer
+#: the live case: one short run of the throttled sender against a slow consumer
 LIVE = {"rate": 400_000, "size": 8192, "interval": 0.005, "max_data": 16 * 1024, "duration": 0.5}
+
+
+#: whole tables of answers that a known slip gives
+SHOULD_SEND_MODELS: dict[str, Callable[[int, int], bool]] = {
+    "at bufferedAmount == max_data the buffer is full: compare with <, not <=": (
+        lambda amount, limit: amount <= limit
+    ),
+    "the comparison is the wrong way round: send while the amount is below the limit": (
+        lambda amount, limit: amount >= limit
+    ),
+    "use the amount: an empty buffer (0) may always send, unless max_data is 0": (
+        lambda amount, limit: limit > 0
+    ),
+}
 
 
 @exercise("should_send", notebook=NOTEBOOK)
 async def check_should_send(should_send: Callable[[int, int], bool]) -> list[Result]:
     """The throttle's decision: is there room for one more message?"""
+    slip = same_as(should_send, [(a, m) for a, m, _, _ in SHOULD_SEND_CASES], SHOULD_SEND_MODELS)
     results = [
         case(
             f"bufferedAmount {amount:,}, max_data {limit:,}",
@@ -38,6 +55,7 @@ async def check_should_send(should_send: Callable[[int, int], bool]) -> list[Res
             want,
             hint=hint,
             compare=lambda got, want: isinstance(got, bool | int) and bool(got) is want,
+            diagnose=lambda got: slip,
         )
         for amount, limit, want, hint in SHOULD_SEND_CASES
     ]
@@ -47,7 +65,7 @@ async def check_should_send(should_send: Callable[[int, int], bool]) -> list[Res
 
 
 async def _live_throttle(should_send: Callable[[int, int], bool]) -> Result:
-    """Drive the seed's setInterval loop with the learner's decision on a real socket."""
+    """Drive the throttled setInterval loop with the learner's decision on a real socket."""
     from wslearn import buffering
     from wslearn.websocket import WebSocket
 
@@ -157,15 +175,51 @@ LIVE_STEPS: list[Step] = [
 ]
 
 
+PREDICT_SLIPS = {
+    "chars": "count UTF-8 bytes, not characters: len(data.encode('utf-8'))",
+    "connecting_counts": "send() while CONNECTING throws and queues nothing",
+    "below_zero": "a drain cannot take more than is queued: never go below 0",
+    "closed_dropped": "after close() send() discards the data but still adds its size",
+    "closed_drains": "data sent after close() never leaves: a drain cannot take it",
+}
+
+
+def model_buffered(steps: Sequence[Step], **slip: bool) -> int:
+    """``predict_buffered`` with some of ``PREDICT_SLIPS`` made."""
+    state, queued, stuck = "CONNECTING", 0, 0
+    for step in steps:
+        if step[0] in ("open", "close"):
+            state = "OPEN" if step[0] == "open" else "CLOSING"
+        elif step[0] == "send" and (state != "CONNECTING" or slip.get("connecting_counts")):
+            data = step[1]
+            size = len(data) if slip.get("chars") or not isinstance(data, str) else len(
+                data.encode()
+            )
+            if state == "CLOSING" and slip.get("closed_dropped"):
+                continue
+            if state == "CLOSING" and not slip.get("closed_drains"):
+                stuck += size
+            else:
+                queued += size
+        elif step[0] == "drain":
+            queued -= step[1] if slip.get("below_zero") else min(step[1], queued)
+    return queued + stuck
+
+
 @exercise("predict_buffered", notebook=NOTEBOOK)
 async def check_predict_buffered(predict: Callable[[Sequence[Step]], int]) -> list[Result]:
-    """bufferedAmount after a sequence of open / send / drain / close steps."""
+    """bufferedAmount after a sequence of open / send / drain / close steps.
+
+    A wrong prediction is told which rule it broke (a model of each slip gives
+    the same number), never the right number.
+    """
     results = [
         case(
             description,
             lambda steps=steps: predict(list(steps)),
             want,
             hint=hint,
+            diagnose=known(slips(model_buffered, PREDICT_SLIPS, steps)),
         )
         for description, steps, want, hint in PREDICT_CASES
     ]
@@ -197,34 +251,63 @@ async def _live_predict(predict: Callable[[Sequence[Step]], int]) -> Result:
         await ws.closed(timeout=5)
     if got == want:
         return Result(name, True)
-    return Result(name, False, f"the socket says {got}, you predicted {want!r}")
+    diagnosis = known(slips(model_buffered, PREDICT_SLIPS, LIVE_STEPS))(want)
+    more = "more" if isinstance(want, int) and want > got else "less"
+    return Result(name, False, f"you predicted {want!r}, {more} than the socket holds; "
+                  + (diagnosis or "walk the steps in order"))
 
 
 # --- max_data_for ---------------------------------------------------------------------------
 
-#: (latency in s, rate in bytes/s, expected, hint)
+#: (latency in s, rate in bytes/s, message size in bytes)
 MAX_DATA_CASES = [
-    (0.1, 400_000, 40_000, "a full buffer drains in max_data / rate seconds: solve for max_data"),
-    (0.25, 10_240, 2_560, "bytes = seconds x bytes per second"),
-    (2.0, 1_000, 2_000, "bytes = seconds x bytes per second"),
-    (0.5, 125_000, 62_500, "1 Mbit/s is 125 000 bytes per second"),
-    (0.3, 1_002, 300, "round down: 300.6 bytes would take longer than 0.3 s"),
-    (0.001, 999, 0, "round down: less than one byte fits in the budget"),
+    (0.1, 400_000, 8192),
+    (2.0, 1_000, 100),
+    (0.5, 125_000, 1_000),
+    (0.3, 1_002, 50),
+    (1.0, 4_096, 4_096),
+    (0.25, 10_240, 4_096),
 ]
+
+MAX_DATA_SLIPS = {
+    "no_message": "the throttle sends one more message when bufferedAmount is just below "
+    "max_data: the queue can reach max_data - 1 + message_size",
+    "no_minus_one": "bufferedAmount < max_data lets the queue start a send at max_data - 1, "
+    "not at max_data: add the 1 back",
+    "no_floor": "bytes are whole: round the budget latency_s * rate down (math.floor)",
+    "rounded": "round down, not to the nearest: a byte more would wait too long",
+    "no_clamp": "a max_data below 1 means 'never send': return 0, not a negative number",
+}
+
+
+def model_max_data(latency: float, rate: float, size: int, **slip: bool) -> float:
+    """``max_data_for`` with some of ``MAX_DATA_SLIPS`` made."""
+    if slip.get("no_floor") and slip.get("rounded"):
+        raise ValueError("two ways of the same slip")
+    budget = latency * rate
+    budget = budget if slip.get("no_floor") else round(budget) if slip.get("rounded") else (
+        math.floor(budget)
+    )
+    if slip.get("no_message"):
+        value = budget
+    else:
+        value = budget - size + (0 if slip.get("no_minus_one") else 1)
+    return value if slip.get("no_clamp") else max(value, 0)
 
 
 @exercise("max_data_for", notebook=NOTEBOOK)
-def check_max_data_for(max_data_for: Callable[[float, float], int]) -> Iterator[Result]:
-    """The largest max_data whose full buffer drains within ``latency_s`` at ``rate``."""
-    for latency, rate, want, hint in MAX_DATA_CASES:
+def check_max_data_for(max_data_for: Callable[[float, float, int], int]) -> Iterator[Result]:
+    """The largest max_data for which no byte waits longer than ``latency_s`` under the throttle."""
+    for latency, rate, size in MAX_DATA_CASES:
         yield case(
-            f"{1000 * latency:g} ms at {rate:,} B/s",
-            lambda latency=latency, rate=rate: max_data_for(latency, rate),
-            want,
-            hint=hint,
+            f"{1000 * latency:g} ms at {rate:,} B/s, messages of {size:,} B",
+            lambda latency=latency, rate=rate, size=size: max_data_for(latency, rate, size),
+            model_max_data(latency, rate, size),
+            hint="the fullest queue, max_data - 1 + message_size, must drain within latency_s",
+            diagnose=known(slips(model_max_data, MAX_DATA_SLIPS, latency, rate, size)),
         )
     yield case(
         "the answer is a whole number of bytes (an int)",
-        lambda: isinstance(max_data_for(0.2, 50_000), int),
+        lambda: isinstance(max_data_for(0.2, 50_000, 1000), int),
         hint="bufferedAmount counts whole bytes: return an int, e.g. int(...) or math.floor(...)",
     )
