@@ -518,7 +518,8 @@ class ReconnectingWebSocket:
         self._ready_state = self.CONNECTING
         self.attempt += 1
         details = {"attempt": self.attempt, "delay": delay, "code": event.code}
-        self._fire(ReconnectEvent("reconnect", reason=event.reason, **details), **details)
+        details["reason"] = event.reason
+        self._fire(ReconnectEvent("reconnect", **details), **details)
         self._later("retry", delay, self._retry)
 
     def _wants_reconnect(self, event: CloseEvent) -> bool:
