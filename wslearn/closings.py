@@ -222,7 +222,8 @@ def outcome(log: browser.EventLog) -> str:
     for event in log.events:
         if event["type"] == "close":
             clean = "clean" if event["wasClean"] else "unclean"
-            words.append(f"close {event['code']} {event['reason']!r} {clean}")
+            reason = event["reason"] if len(event["reason"]) <= 20 else event["reason"][:19] + "…"
+            words.append(f"close {event['code']} {reason!r} {clean}")
         elif event["type"] != "message":
             words.append(event["type"])
     if log.timed_out:

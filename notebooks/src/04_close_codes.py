@@ -10,7 +10,8 @@
 #   seen live, with the bytes on the wire;
 # - why 1005 and 1006 show up in `onclose` but never on the wire.
 #
-# Everything runs on `127.0.0.1`; the library is `wslearn.close` (RFC 6455 §5.5.1, §7).
+# Everything runs on `127.0.0.1`; the library is `wslearn.close` (RFC 6455 §5.5.1, §7), and
+# headless Chromium (`wslearn.browser`) runs the same endings beside wslearn's `WebSocket`.
 
 # %% [markdown]
 # ## Ending on purpose
@@ -28,8 +29,8 @@
 #
 # In the browser, `ws.close(code, reason)` starts this; `readyState` becomes `CLOSING` (2) at
 # once, and when TCP has closed it becomes `CLOSED` (3) and a `close` event fires with three
-# fields: `code`, `reason` and `wasClean`. The seed's example, and the same line in Python with
-# the course's port of the browser API (`wslearn.websocket.WebSocket`):
+# fields: `code`, `reason` and `wasClean`. The 2016 article's example, and the same line in
+# Python with wslearn's `WebSocket` (`wslearn.websocket`):
 #
 # ```js
 # ws.close(1000, "Closing normally!");
@@ -39,12 +40,14 @@
 # %%
 import asyncio
 
-from wslearn import close, framing, handshake, plots, servers, wire
+from wslearn import browser, close, closings, plots, servers, wire
 from wslearn.close import decode_close, encode_close
+from wslearn.closings import Ending, RudeServer
 from wslearn.exercises import check
-from wslearn.framing import Frame, Opcode
-from wslearn.websocket import DOMException, WebSocket
+from wslearn.framing import Frame, Opcode, encode_frame
+from wslearn.websocket import WebSocket
 
+browser.warm_up()  # headless Chromium starts in the background; used further down
 echo = await servers.start("echo")
 closer = await servers.start("closer")
 
@@ -62,29 +65,14 @@ for entry in ws.events:
 # %% [markdown]
 # The wire tap saw both close frames. `tap.timeline()` lists every frame of the connection in the
 # order it crossed the wire (decoding leniently, so that even a broken frame shows up), and
-# `show` prints one frame with its bytes:
-
+# `closings.frame_bytes` shows a frame's bytes as they were on the wire:
 
 # %%
-def raw(frame, limit=12):
-    """The frame's bytes as they were on the wire (its own mask included), in hex."""
-    data = framing.encode_frame(frame, check=False)
-    shown = data[:limit].hex(" ") + (" …" if len(data) > limit else "")
-    return f"{shown} ({len(data)} B{', masked' if frame.mask else ''})"
-
-
-def show(direction, frame):
-    arrow = "client → server" if direction == wire.CLIENT else "server → client"
-    print(f"{arrow}  {frame.opcode.name:5} {raw(frame, limit=24)}")
-    if frame.opcode == Opcode.CLOSE:
-        print(
-            f"{'':22}payload {frame.payload.hex(' ')}  →  decode_close: {decode_close(frame.payload)}"
-        )
-
-
 goodbye = tap.timeline()
 for _, direction, frame in goodbye:
-    show(direction, frame)
+    print(f"{direction}  {frame.opcode.name:5} {closings.frame_bytes(frame, limit=24)}")
+    if frame.opcode == Opcode.CLOSE:
+        print(f"{'':20}payload {frame.payload.hex(' ')}  →  {decode_close(frame.payload)}")
 
 # %% [markdown]
 # Read the server's frame byte by byte: `88` is FIN + opcode 8 (close), `13` is the payload
@@ -105,84 +93,30 @@ print(close.describe(1000))
 # frames the tap captured and the client's own event log: the client closes; the server shuts
 # down (a `websockets` server closes every connection with 1001, *going away*); the server cuts
 # TCP without a close frame; the server sends a broken frame and the client *fails* the
-# connection. `rude_server` is a few lines of asyncio that misbehave on purpose: it completes the
-# opening handshake, sends whatever bytes it is given, then hangs up as soon as the client's
-# close frame arrives, without answering it. The coloured bar beside each client is its
-# `readyState`, taken from the socket's own event log.
-
-
-# %%
-async def rude_server(first=b""):
-    """Handshake, send `first` (raw frame bytes), hang up on the client's close frame."""
-
-    async def connection(reader, writer):
-        try:
-            request, _ = handshake.parse_request(await reader.readuntil(b"\r\n\r\n"))
-            writer.write(handshake.build_response(handshake.check_request(request)) + first)
-            frames = framing.FrameReader(expect_masked=True)
-            while chunk := await reader.read(4096):
-                if any(f.opcode == Opcode.CLOSE for f in frames.feed(chunk)):
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError, framing.ProtocolError):
-            pass
-        writer.transport.abort()  # no close frame back, just gone
-
-    server = await asyncio.start_server(connection, "127.0.0.1", 0)
-    server.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    return server
-
-
-async def scenario(target, path="", action=None):
-    """Connect a WebSocket through a tap, run `action(ws)` once open, wait for the close event."""
-    async with wire.Tap(target if hasattr(target, "host") else target.url) as tap:
-        ws = WebSocket(tap.url + path)
-        if action is not None:
-            await ws.wait_for("open")
-            await action(ws)
-        await ws.closed(timeout=5)
-    return ws, tap.timeline()
-
+# connection. The coloured bar beside each client is its `readyState`, taken from the socket's
+# own event log.
+#
+# The stage comes from `wslearn.closings`: an `Ending` says where the client connects and what it
+# does once open; `in_python(ending, tap=True)` runs it with wslearn's `WebSocket` through a tap
+# (`then=` is something the server does once the socket is open); a `RudeServer` misbehaves on
+# purpose: it completes the opening handshake, sends the raw bytes it is given, and hangs up
+# as soon as the client's close frame arrives, without answering it.
 
 # %%
-def label(frame):
-    if frame.opcode != Opcode.CLOSE:
-        what = f"{frame.opcode.name} {frame.payload[:12]!r}"
-        return what + (" with RSV1 set" if frame.rsv1 else "")
-    code, reason = decode_close(frame.payload)
-    return f"CLOSE {code}" + (f" {reason!r}" if reason else "")
-
-
-def arrows(frames):
-    return [
-        plots.Arrow("client" if d == wire.CLIENT else "server", label(f), raw(f, limit=8))
-        for _, d, f in frames
-    ]
-
-
-async def client_closes(ws):
-    ws.close(1000, "Closing normally!")
-
-
-shutdown = servers.echo()  # a server of its own, to shut down
-
-
-async def server_shuts_down(ws):
-    await shutdown.stop()
-
-
-await shutdown.start()
-rsv1_frame = framing.encode_frame(Frame(True, Opcode.TEXT, b"Hello", rsv1=True))
-broken = await rude_server(rsv1_frame)
+BYE = (1000, "Closing normally!")
+shutdown = await servers.echo().start()  # a server of its own, to shut down
+rsv1_frame = encode_frame(Frame(True, Opcode.TEXT, b"Hello", rsv1=True))
+broken = await RudeServer(rsv1_frame).start()
 panels = []
-for title, target, path, action in [
-    ("client: ws.close(1000, 'Closing normally!')", echo, "", client_closes),
-    ("server shuts down", shutdown, "", server_shuts_down),
-    ("server cuts TCP (closer ?code=1006)", closer, "/?code=1006", None),
-    ("server sends a frame with RSV1 set", broken, "", None),
+for ending, then in [
+    (Ending("client: ws.close(1000, 'Closing normally!')", echo.url, close=BYE), None),
+    (Ending("server shuts down", shutdown.url), shutdown.stop),
+    (Ending("server cuts TCP (closer ?code=1006)", f"{closer.url}/?code=1006"), None),
+    (Ending("server sends a frame with RSV1 set", broken.url), None),
 ]:
-    ws, frames = await scenario(target, path, action)
-    panels.append((title, arrows(frames), ws.events))
-broken.close()
+    seen = await closings.in_python(ending, then=then, tap=True)
+    panels.append((ending.name, closings.arrows(seen.frames), seen.ws.events))
+await broken.stop()
 fig = plots.closing_handshakes(panels)
 
 # %% [markdown]
@@ -200,7 +134,8 @@ fig = plots.closing_handshakes(panels)
 # A close code is 16 bits, but only 1000-4999 mean anything (§7.4.2), split by who decides what
 # a number means: the protocol itself (1000-2999, registered with IANA), libraries and frameworks
 # (3000-3999, also registered), and your own application (4000-4999, private use, no registration).
-# Four registered codes are *never sent*: they exist so that an API can report a situation.
+# Four registered codes are *never sent*: 1005, 1006 and 1015 exist so that an API can report a
+# situation, and 1004 is reserved, with no meaning yet (RFC 6455 §7.4.1).
 
 # %%
 fig = plots.close_code_ranges()
@@ -217,38 +152,48 @@ for code in (999, 2000, 3001, 4242, 5000):
 # The blue marks in the figure are stricter still: a **web page** may only pass 1000 or 3000-4999 to
 # `close()`. The protocol codes (1001, 1002, ...) describe situations the *browser* detects, so
 # only the browser sends them. A reason longer than 123 bytes of UTF-8 is refused too. The
-# checks happen before anything is sent (WHATWG "validate close code and reason"):
-#
-# ```js
-# ws.close(1001);                     // InvalidAccessError
-# ws.close(1000, "x".repeat(124));    // SyntaxError
-# ws.close(4000, "é".repeat(62));     // SyntaxError: 62 characters, but 124 bytes
-# ```
-#
-# The port raises the same `DOMException`s:
+# checks happen before anything is sent (WHATWG "validate close code and reason"). Here they are
+# in Chromium, each call wrapped in `attempt`, which records the name of the `DOMException` it
+# throws; then a last `close()` that is allowed:
 
 # %%
-ws = WebSocket(echo.url)
-await ws.wait_for("open")
-for args in [(1001,), (2999,), (1000, "x" * 124), (4000, "é" * 62), (1001, "x" * 124)]:
-    try:
-        ws.close(*args)
-    except DOMException as error:
-        shown = ", ".join(repr(a) if len(repr(a)) < 12 else f"<{len(a)} chars>" for a in args)
-        print(f"{'ws.close(' + shown + ')':30} → {error.name}: {error}")
-print("readyState still", ws.readyState, "(OPEN): nothing was sent")
-ws.close(4000, "é" * 61)  # 122 bytes: fine
-event = await ws.closed(timeout=5)
-print(
-    "ws.close(4000, 'é' * 61) → close event",
-    event.code,
-    len(event.reason.encode()),
-    "bytes of reason",
+CALLS = {
+    "close(1001)": [1001],
+    "close(2999)": [2999],
+    "close(1000, 'x' * 124)": [1000, "x" * 124],
+    "close(4000, 'é' * 62)": [4000, "é" * 62],  # 62 characters, but 124 bytes
+    "close(1001, 'x' * 124)": [1001, "x" * 124],
+}
+chromium = await browser.run(
+    """
+    const ws = watch(new WebSocket(url));
+    await new Promise((resolve) => { ws.onopen = resolve; });
+    for (const [what, call] of Object.entries(args.calls)) attempt(what, () => ws.close(...call));
+    log("still", {readyState: ws.readyState});
+    ws.close(4000, "é".repeat(61));   // 122 bytes: fine
+    """,
+    url=echo.url,
+    calls=CALLS,
 )
+print(chromium)
 
 # %% [markdown]
-# Note the last refusal: `close(1001, <124 bytes>)` breaks both rules, and the code is checked
-# first, so it is an `InvalidAccessError`.
+# wslearn's `WebSocket` throws the same `DOMException`s (the two logs side by side):
+
+# %%
+py = browser.Recorder()
+ws = py.watch(WebSocket(echo.url))
+await ws.wait_for("open")
+for what, call in CALLS.items():
+    py.attempt(what, ws.close, *call)
+py.log("still", readyState=ws.readyState)
+ws.close(4000, "é" * 61)
+print(browser.side_by_side(chromium, await py.finish()))
+
+# %% [markdown]
+# The socket stayed OPEN through every refusal: nothing was sent. Note the last refusal:
+# `close(1001, 'x' * 124)` breaks both rules, and the code is checked first, so it is an
+# `InvalidAccessError`.
 #
 # ## Every way to end, live
 #
@@ -262,71 +207,41 @@ print(
 small = await servers.start(
     servers.LocalServer("small", servers.echo_handler, options={"max_size": 1024})
 )
-shutdown = servers.echo()
-await shutdown.start()
+shutdown = await servers.echo().start()
 rude = {
-    "rsv1": await rude_server(rsv1_frame),
-    "utf8": await rude_server(framing.encode_frame(Frame(True, Opcode.TEXT, b"caf\xc3"))),
-    "1005": await rude_server(
-        framing.encode_frame(Frame(True, Opcode.CLOSE, (1005).to_bytes(2, "big")), check=False)
-    ),
-    "silent": await rude_server(),
+    "rsv1": RudeServer(rsv1_frame),
+    "utf8": RudeServer(encode_frame(Frame(True, Opcode.TEXT, b"caf\xc3"))),
+    "1005": RudeServer(encode_frame(Frame(True, Opcode.CLOSE, b"\x03\xed"), check=False)),
+    "silent": RudeServer(),
 }
-
-
-def close_with(*args):
-    async def action(ws):
-        ws.close(*args)
-
-    return action
-
-
-async def too_big(ws):
-    ws.send("x" * 2000)
-
-
-async def close_done(ws):
-    ws.close(1000, "done")
-
-
-SCENARIOS = [
-    ("client ws.close(1000, 'Closing normally!')", echo, "", close_with(1000, "Closing normally!")),
-    ("client ws.close() with no code", echo, "", close_with()),
-    ("server shuts down", shutdown, "", server_shuts_down),
-    ("server closes with 4000 'bye'", closer, "/?code=4000&reason=bye", None),
-    ("client sends 2000 B to a 1 KiB server", small, "", too_big),
-    ("server: close frame, no status", closer, "/?code=1005", None),
-    ("server cuts TCP", closer, "/?code=1006", None),
-    ("server hangs up on client's close", rude["silent"], "", close_done),
-    ("server: frame with RSV1 set", rude["rsv1"], "", None),
-    ("server: invalid UTF-8 text", rude["utf8"], "", None),
-    ("server: close code 1005 on the wire", rude["1005"], "", None),
-]
-results = {}
-for name, target, path, action in SCENARIOS:
-    results[name] = await scenario(target, path, action)
 for server in rude.values():
-    server.close()
+    await server.start()
+ENDINGS = [
+    Ending("client ws.close(1000, 'Closing normally!')", echo.url, close=BYE),
+    Ending("client ws.close() with no code", echo.url, close=()),
+    Ending("server shuts down", shutdown.url),
+    Ending("server closes with 4000 'bye'", f"{closer.url}/?code=4000&reason=bye"),
+    Ending("client sends 2000 B to a 1 KiB server", small.url, send="x" * 2000),
+    Ending("server: close frame, no status", f"{closer.url}/?code=1005"),
+    Ending("server cuts TCP", f"{closer.url}/?code=1006"),
+    Ending("server hangs up on client's close", rude["silent"].url, close=(1000, "done")),
+    Ending("server: frame with RSV1 set", rude["rsv1"].url),
+    Ending("server: invalid UTF-8 text", rude["utf8"].url),
+    Ending("server: close code 1005 on the wire", rude["1005"].url),
+]
+THEN = {"server shuts down": shutdown.stop}  # what the server does once the socket is open
+results = {}
+for ending in ENDINGS:
+    then = THEN.get(ending.name)
+    results[ending.name] = await closings.in_python(ending, then=then, tap=True)
 
-
-def decoded(frame):
-    try:
-        return str(decode_close(frame.payload))
-    except framing.ProtocolError as error:
-        return f"ProtocolError {error.code}"
-
-
-for name, (ws, frames) in results.items():
-    event = next(e for e in ws.events if e.type == "close").details
-    error = "error, then " if any(e.type == "error" for e in ws.events) else ""
-    print(
-        f"{name}\n  CloseEvent: {error}code {event['code']}, reason {event['reason']!r}, "
-        f"wasClean {event['wasClean']}"
-    )
-    closes = [(d, f) for _, d, f in frames if f.opcode == Opcode.CLOSE]
+for name, seen in results.items():
+    print(f"{name}\n  events: {closings.outcome(seen.log)}")
+    closes = [(d, f) for _, d, f in seen.frames if f.opcode == Opcode.CLOSE]
     for direction, frame in closes:
         sign = "→" if direction == wire.CLIENT else "←"
-        print(f"  {sign} {raw(frame, limit=10):46} decode_close: {decoded(frame)}")
+        on_wire, payload = closings.frame_bytes(frame, limit=10), closings.decoded(frame)
+        print(f"  {sign} {on_wire:46} decode_close: {payload}")
     if not closes:
         print("  (no close frame on the wire, either way)")
 
@@ -343,6 +258,44 @@ for name, (ws, frames) in results.items():
 # - Broken frames from the server: the client answers with **1002** and a reason, as Chromium
 #   does, even for invalid UTF-8 (where RFC 6455 §7.4.1 would suggest 1007). A close frame that
 #   carries 1005 is itself a protocol error.
+#
+# ## The same endings in Chromium
+#
+# Every ending above that a page can take part in runs in headless Chromium too (all but the
+# server shutdown, which needs the server's cooperation at the right moment), plus two more rude
+# servers: one that closes with code **999**, which no endpoint may send (0-999 are not used,
+# §7.4.2), and one that never answers the client's close frame and keeps TCP open, so the
+# client's own patience decides. wslearn's `WebSocket` gets a 1-second `close_timeout` for that
+# one; Chromium is watched for 2 seconds. Chromium's table on the left, wslearn's on the right:
+
+# %%
+rude["999"] = await RudeServer(
+    encode_frame(Frame(True, Opcode.CLOSE, (999).to_bytes(2, "big")), check=False)
+).start()
+rude["mute"] = await RudeServer(on_close="ignore").start()
+in_browser = [e for e in ENDINGS if e.name not in THEN] + [
+    Ending("server: close code 999", rude["999"].url),
+    Ending("server never answers close()", rude["mute"].url, close=(1000, "done")),
+]
+chromium_logs = await asyncio.gather(*(closings.in_chromium(e, timeout=2) for e in in_browser))
+python_logs = await asyncio.gather(
+    *(closings.in_python(e, close_timeout=1, timeout=2) for e in in_browser)
+)
+print(closings.compare([e.name for e in in_browser], chromium_logs, python_logs))
+print(f"\nChromium's own close timeout: {closings.CHROMIUM_CLOSE_TIMEOUT:.0f} s (measured once)")
+for server in rude.values():
+    await server.stop()
+
+# %% [markdown]
+# The rows marked `≠` are the two places where the browser and the course's `WebSocket` part ways:
+#
+# - **Close code 999.** Chromium accepts it and reports a clean close with code 999. wslearn's
+#   `WebSocket` follows the RFC: a code no endpoint may send is a protocol error, so it fails the
+#   connection (`error`, then 1006), as it does for 1005 on the wire, where Chromium agrees.
+# - **A server that never answers.** After `close()`, Chromium waits a full minute for the
+#   server's close frame before it drops TCP and reports 1006; in 2 seconds it was still CLOSING.
+#   wslearn's `WebSocket` waits `close_timeout` seconds (5 by default, 1 here), then reports the
+#   same 1006, unclean.
 #
 # ## 1005 and 1006 are never on the wire
 #
@@ -369,25 +322,12 @@ print("the empty payload:", decode_close(b""))
 # up at once: a server *fails* a connection without waiting for the client's answer.
 
 
+# `closings.client_frame` builds a masked client frame without checking any rule, and
+# `closings.server_answer` opens a connection by hand (notebook 01's handshake), sends the bytes
+# and returns the close frame the server answers with.
+
 # %%
-async def server_answer(server, data):
-    """Open a connection by hand, send `data` (raw frame bytes); return the server's close frame."""
-    reader, writer = await asyncio.open_connection(server.host, server.bound_port)
-    async with asyncio.timeout(5):
-        request, key = handshake.build_request(f"{server.host}:{server.bound_port}")
-        writer.write(request)
-        response, _ = handshake.parse_response(await reader.readuntil(b"\r\n\r\n"))
-        handshake.check_response(response, key)
-        writer.write(data)
-        answer = framing.FrameReader(expect_masked=False).feed(await reader.read())  # until EOF
-    writer.close()
-    return answer[-1]
-
-
-def client_frame(opcode, payload, **flags):
-    return framing.encode_frame(Frame(True, opcode, payload, **flags), mask=True, check=False)
-
-
+client_frame = closings.client_frame
 sent = {
     "a frame with RSV1 set": client_frame(Opcode.TEXT, b"Hello", rsv1=True),
     "text that is not UTF-8": client_frame(Opcode.TEXT, b"caf\xc3"),
@@ -398,9 +338,8 @@ sent = {
     "close 1000 'bye'": client_frame(Opcode.CLOSE, encode_close(1000, "bye")),
 }
 for name, data in sent.items():
-    answer = await server_answer(small, data)
-    code, reason = decode_close(answer.payload)
-    print(f"{name:24} ← {raw(answer, limit=6):30} {code} {reason!r}")
+    answer = await closings.server_answer(small.url, data)
+    print(f"{name:24} ← {closings.frame_bytes(answer, limit=6):30} {closings.decoded(answer)}")
 
 # %% [markdown]
 # Invalid UTF-8 gets **1007** from `websockets` (the code the RFC suggests), a message over the
@@ -416,15 +355,11 @@ for name, data in sent.items():
 # on who started, or on who closed TCP. Check it against the catalogue above:
 
 # %%
-for name, (ws, frames) in results.items():
-    before_tcp = {d for _, d, f in frames if f.opcode == Opcode.CLOSE}
-    failed = any(e.type == "error" for e in ws.events)
-    event = next(e for e in ws.events if e.type == "close").details
-    both = len(before_tcp) == 2
-    print(
-        f"{name:42} close frame each way: {both!s:5}  failed: {failed!s:5}"
-        f"  → wasClean {event['wasClean']}"
-    )
+for name, seen in results.items():
+    both = len({d for _, d, f in seen.frames if f.opcode == Opcode.CLOSE}) == 2
+    failed = any(e["type"] == "error" for e in seen.log.events)
+    clean = seen.log.events[-1]["wasClean"]
+    print(f"{name:42} close frame each way: {both!s:5}  failed: {failed!s:5}  → wasClean {clean}")
 
 # %% [markdown]
 # ## Exercises

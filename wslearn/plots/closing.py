@@ -150,7 +150,8 @@ def close_code_ranges() -> Figure:
     """Notebook 04: the close code space (RFC 6455 §7.4, IANA), and the registered codes.
 
     Top: 0-4999 to scale, one band per range. Bottom: 1000-1015 one by one,
-    green if an endpoint may send it, red if it is only ever reported; a dot
+    green if an endpoint may send it, red if it is only ever reported to the
+    application (1005, 1006, 1015), grey if reserved (1004, RFC 6455 §7.4.1); a dot
     marks the codes a web page may pass to ``close()``. Colours and dots are
     computed with ``wslearn.close``.
     """
@@ -206,12 +207,13 @@ def close_code_ranges() -> Figure:
     codes = list(CloseCode)
     for i, code in enumerate(codes):
         ok = is_sendable(code)
+        reserved = code == CloseCode.RESERVED  # never sent, and not reported either
         bottom.add_patch(
             Rectangle(
                 (i, 0),
                 1,
                 1,
-                facecolor=OK if ok else BAD,
+                facecolor=OK if ok else NETWORK if reserved else BAD,
                 alpha=0.22 if ok else 0.3,
                 edgecolor="#4a5568",
                 lw=1,
@@ -239,6 +241,15 @@ def close_code_ranges() -> Figure:
     bottom.set_ylim(-0.45, 1.25)
     bottom.axis("off")
     bottom.text(0, -0.2, "green: may be sent in a close frame", color=OK, fontsize=8, va="center")
+    bottom.text(
+        len(codes) / 2 - 1.5,
+        -0.2,
+        "grey: reserved, unused",
+        color=NETWORK,
+        fontsize=8,
+        va="center",
+        ha="center",
+    )
     bottom.text(
         len(codes),
         -0.2,
