@@ -600,12 +600,12 @@ class Recorder:
             ws.addEventListener(type_, listener)
         return ws
 
-    def attempt(self, what: str, fn: Callable[[], T]) -> T | None:
-        """Call ``fn()``; record a ``DOMException``'s name as a ``throw`` entry."""
+    def attempt(self, what: str, fn: Callable[..., T], *args: Any) -> T | None:
+        """Call ``fn(*args)``; record a ``DOMException``'s name as a ``throw`` entry."""
         from wslearn.dom import DOMException
 
         try:
-            return fn()
+            return fn(*args)
         except DOMException as error:
             self._record({"type": "throw", "what": what, "name": error.name})
             self._log.errors.append(str(error))
