@@ -44,7 +44,8 @@ import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -53,12 +54,16 @@ from websockets.exceptions import ConnectionClosed
 
 from wslearn.net import LOOPBACK
 
+if TYPE_CHECKING:
+    from wslearn.servers import LocalServer
+
 __all__ = [
     "METHODS",
     "POLICIES",
     "FanoutResult",
     "Hub",
     "Policy",
+    "Rooms",
     "SlowClientResult",
     "TooSlow",
     "disconnect",
@@ -66,6 +71,7 @@ __all__ = [
     "drop_oldest",
     "fanout",
     "percentile",
+    "relay",
     "send_broadcast",
     "send_naive",
     "slow_client",
@@ -237,6 +243,63 @@ class Hub:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+
+# -- rooms: a hub per URL path --------------------------------------------------------------
+
+
+class Rooms:
+    """One ``Hub`` per room (a connection's URL path): the chat server's whole state.
+
+    ``serve(ws)`` is a connection handler: it adds ``ws`` to its room and hands
+    every text message it sends to ``publish(room, message)``. By default that
+    publishes to the room's hub in this process; a relay process passes a
+    function that PUBLISHes to Redis instead, and calls ``deliver()`` with
+    what Redis sends back.
+    """
+
+    def __init__(self, *, queue_size: int = 256, policy: str | Policy = "drop-oldest") -> None:
+        self.queue_size = queue_size
+        self.policy = policy
+        self.hubs: dict[str, Hub] = {}
+
+    def deliver(self, room: str, message: str) -> int:
+        """Fan ``message`` out to this process's clients in ``room``."""
+        hub = self.hubs.get(room)
+        return hub.publish(message) if hub is not None else 0
+
+    async def _local(self, room: str, message: str) -> None:
+        self.deliver(room, message)
+
+    async def serve(
+        self, ws: ServerConnection, publish: Callable[[str, str], Any] | None = None
+    ) -> None:
+        publish = publish or self._local
+        room = urlsplit(ws.request.path).path if ws.request else "/"
+        hub = self.hubs.setdefault(room, Hub(queue_size=self.queue_size, policy=self.policy))
+        hub.add(ws)
+        try:
+            async for message in ws:
+                if not isinstance(message, str):
+                    await ws.close(1003, "text messages only")  # 1003: unsupported data
+                    return
+                await publish(room, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            hub.discard(ws)
+
+
+def relay(**options: Any) -> LocalServer:
+    """A one-process chat server: every text message to every client in the same room.
+
+    The same handler as a ``wslearn.scale`` relay process, without Redis: the
+    baseline for what Redis adds. ``options`` go to ``websockets.serve``.
+    """
+    from wslearn.servers import LocalServer  # lazily: relay processes need only the hub
+
+    rooms = Rooms()
+    return LocalServer("relay", rooms.serve, options=options)
 
 
 # -- the other two ways ---------------------------------------------------------------------
@@ -548,7 +611,7 @@ async def slow_client(
                 await room.publish(method, _message(seq, t, size))
 
         producer = loop.create_task(produce())
-        budget = messages * interval + 1.0
+        budget = messages * interval + 0.3
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(producer), budget)
         await asyncio.sleep(0.05)

@@ -21,6 +21,13 @@ from wslearn.plots.keepalive import (
 )
 from wslearn.plots.lifecycle import readystate_timeline
 from wslearn.plots.polling import polling_vs_push
+from wslearn.plots.scale import (
+    METHOD_COLOURS,
+    METHOD_LABELS,
+    fanout_rates,
+    restart_gap,
+    slow_client_effect,
+)
 from wslearn.plots.server import closing_states, frame_loop
 from wslearn.plots.style import (
     BAD,
@@ -43,6 +50,8 @@ __all__ = [
     "FRAME_FIELDS",
     "JITTER_COLOURS",
     "KIND_COLOURS",
+    "METHOD_COLOURS",
+    "METHOD_LABELS",
     "NETWORK",
     "OK",
     "SENDER_COLOURS",
@@ -61,6 +70,7 @@ __all__ = [
     "context_takeover",
     "dead_peer",
     "delivery_latency",
+    "fanout_rates",
     "figure",
     "frame_layout",
     "frame_loop",
@@ -69,5 +79,7 @@ __all__ = [
     "polling_vs_push",
     "readystate_timeline",
     "reconnection_storm",
+    "restart_gap",
     "sequence",
+    "slow_client_effect",
 ]
