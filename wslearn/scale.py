@@ -673,35 +673,21 @@ async def _relay(redis_url: str, index: int) -> None:
     """Serve WebSocket clients; PUBLISH what they send; fan out what Redis delivers."""
     from redis.asyncio import Redis
     from websockets.asyncio.server import ServerConnection, serve
-    from websockets.exceptions import ConnectionClosed
 
-    from wslearn.broadcast import Hub
+    from wslearn.broadcast import Rooms
 
     loop = asyncio.get_running_loop()
-    rooms: dict[str, Hub] = {}
+    rooms = Rooms()
     client = Redis.from_url(redis_url, socket_timeout=2)
     stopping = asyncio.Event()
     subscribed = asyncio.Event()
-    counts = {"published": 0, "publish_failed": 0, "relayed": 0}
+
+    async def publish(room: str, message: str) -> None:
+        with contextlib.suppress(Exception):  # Redis is down: at-most-once, this one is lost
+            await client.publish(CHANNEL + room, message)
 
     async def handler(ws: ServerConnection) -> None:
-        room = urlsplit(ws.request.path).path if ws.request else "/"
-        hub = rooms.setdefault(room, Hub(queue_size=256))
-        hub.add(ws)
-        try:
-            async for message in ws:
-                if not isinstance(message, str):
-                    await ws.close(1003, "text messages only")
-                    return
-                try:
-                    await client.publish(CHANNEL + room, message)
-                    counts["published"] += 1
-                except Exception:  # Redis is down: pub/sub is at-most-once, this one is lost
-                    counts["publish_failed"] += 1
-        except ConnectionClosed:
-            pass
-        finally:
-            hub.discard(ws)
+        await rooms.serve(ws, publish)
 
     async def subscribe_forever() -> None:
         while not stopping.is_set():
@@ -713,10 +699,7 @@ async def _relay(redis_url: str, index: int) -> None:
                     m = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if m is None or m["type"] != "pmessage":
                         continue
-                    hub = rooms.get(m["channel"].decode()[len(CHANNEL) :])
-                    if hub is not None:
-                        hub.publish(m["data"].decode())
-                        counts["relayed"] += 1
+                    rooms.deliver(m["channel"].decode()[len(CHANNEL) :], m["data"].decode())
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis went away: resubscribe once it is back
