@@ -21,7 +21,6 @@ import zlib
 from urllib.parse import quote, unquote
 
 import pytest
-from browser import ServerThread, chromium, open_page, port_of, run_js
 from conftest import async_test, failures, not_written, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,7 +32,7 @@ from websockets.extensions import permessage_deflate as ws_pmd
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode as WsOpcode
 
-from wslearn import deflate, handshake, scratch, wire
+from wslearn import browser, deflate, handshake, scratch, wire
 from wslearn.close import decode_close, encode_close
 from wslearn.deflate import (
     Compressor,
@@ -49,7 +48,7 @@ from wslearn.deflate import (
 from wslearn.exercises import run_checker
 from wslearn.framing import Assembler, Frame, FrameReader, Opcode, ProtocolError, decode_frame
 from wslearn.framing import encode_frame as wire_bytes
-from wslearn.raw import listen, read_head, read_to_eof, tcp
+from wslearn.raw import RawWebSocket, listen, read_head, tcp
 
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
 WEBSOCKETS_ANSWER = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
@@ -803,78 +802,72 @@ async def test_scratch_server_without_compression_rejects_rsv1():
 
 # --- Chromium ---------------------------------------------------------------------------------
 
-CHROMIUM_SENDS = r"""async ([url, messages]) => {
-  const ws = new WebSocket(url);
-  const got = [];
-  await new Promise((ok, bad) => { ws.onopen = ok; ws.onerror = bad; });
-  ws.binaryType = "arraybuffer";
-  for (const m of messages) {
-    ws.send(m);
-    const echo = await new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
-    got.push(echo);
-  }
-  const extensions = ws.extensions;
-  ws.close(1000);
-  await new Promise((ok) => { ws.onclose = ok; });
-  return {extensions, got};
-}"""
+CHAT = [json.dumps({"type": "chat", "user": "ada", "text": f"message {i}"}) for i in range(5)]
 
-CHAT = [
-    json.dumps({"type": "chat", "user": "ada", "text": f"message number {i}"}) for i in range(5)
-]
+#: Chromium (and, below, wslearn's WebSocket): send every message, close after the last echo.
+SEND_ALL = """
+const ws = watch(new WebSocket(url), "extensions");
+let echoes = 0;
+ws.onopen = () => {
+  for (const m of args.messages) ws.send(m);
+  if (args.messages.length === 0) ws.close(1000);
+};
+ws.onmessage = () => { if (++echoes === args.messages.length) ws.close(1000); };
+"""
 
 
-@pytest.fixture(scope="module")
-def browser_page():
-    with ServerThread() as thread, chromium() as context:
-        server = thread.serve(_echo)  # websockets, compression on (its defaults)
-        port = port_of(server)
-        yield thread, port, open_page(context, f"http://127.0.0.1:{port}/")
+def _opened_with(log: browser.EventLog) -> dict:
+    """What a run shows about the extension: the events, ws.extensions, the echoes."""
+    return {
+        "types": log.types(),
+        "extensions": log.events[0].get("extensions"),
+        "echoes": [e["data"] for e in log.events if e["type"] == "message"],
+    }
 
 
-def test_chromium_frames_captured_on_the_wire_decode_with_wslearn(browser_page):
-    thread, port, page = browser_page
-    tap = thread.run(wire.Tap(("127.0.0.1", port)).start())
-    try:
-        result = run_js(page, CHROMIUM_SENDS, [tap.url, [*CHAT, "x" * 100_000]])
-    finally:
-        thread.run(tap.stop())
-    assert result == {"extensions": WEBSOCKETS_ANSWER, "got": [*CHAT, "x" * 100_000]}
-    request = tap.head(wire.CLIENT).decode()
-    assert f"Sec-WebSocket-Extensions: {CHROMIUM_OFFER}\r\n" in request
-    response = tap.head(wire.SERVER).decode()
-    agreed = parse_response(f"{WEBSOCKETS_ANSWER}", CHROMIUM_OFFER)
-    assert f"Sec-WebSocket-Extensions: {WEBSOCKETS_ANSWER}\r\n" in response
+@async_test
+async def test_chromium_frames_captured_on_the_wire_decode_with_wslearn():
+    sent = [*CHAT, "x" * 100_000]
+    async with ws_serve(_echo, "127.0.0.1", 0) as server:  # websockets: compression on
+        async with wire.Tap(("127.0.0.1", server.sockets[0].getsockname()[1])) as tap:
+            log = await browser.run(SEND_ALL, url=tap.url, messages=sent)
+    assert _opened_with(log) == {
+        "types": ["open", *["message"] * len(sent), "close 1000"],
+        "extensions": WEBSOCKETS_ANSWER,
+        "echoes": sent,
+    }
+    assert f"Sec-WebSocket-Extensions: {CHROMIUM_OFFER}\r\n" in tap.head(wire.CLIENT).decode()
+    assert f"Sec-WebSocket-Extensions: {WEBSOCKETS_ANSWER}\r\n" in tap.head(wire.SERVER).decode()
     # The server's side of the connection reads what Chromium compressed.
-    server_side = PerMessageDeflate(agreed, client=False)
-    frames = FrameReader(expect_masked=True, allow_rsv1=True).feed(
-        wire.split_head(tap.data(wire.CLIENT, 0))[1]
-    )
+    server_side = PerMessageDeflate(parse_response(WEBSOCKETS_ANSWER), client=False)
+    body = wire.split_head(tap.data(wire.CLIENT, 0))[1]
+    frames = FrameReader(expect_masked=True, allow_rsv1=True).feed(body)
     data = [f for f in frames if f.opcode.is_data]
     assert all(f.rsv1 for f in data)  # Chromium compressed every message
     assembler = Assembler()
     decoded = [assembler.feed(server_side.decode(f)) for f in data]
-    assert [m.data for m in decoded if m is not None] == [*CHAT, "x" * 100_000]
+    assert [m.data for m in decoded if m is not None] == sent
     # Context takeover: Chromium's later chat messages are smaller than the first.
     sizes = [len(f.payload) for f in data[: len(CHAT)]]
     assert sizes[-1] < sizes[0]
 
 
-def test_chromium_reads_messages_compressed_by_wslearn(browser_page):
-    thread, _, page = browser_page
-
-    port = thread.enter(lambda: raw_deflate_server(**WS_DEFAULTS))
+@async_test
+async def test_chromium_reads_messages_compressed_by_wslearn():
     sent = [*CHAT, "é" * 5000, "x" * 70_000]
-    result = run_js(page, CHROMIUM_SENDS, [f"ws://127.0.0.1:{port}", sent])
-    assert result == {"extensions": WEBSOCKETS_ANSWER, "got": sent}
+    async with raw_deflate_server(**WS_DEFAULTS) as port:
+        log = await browser.run(SEND_ALL, url=f"ws://127.0.0.1:{port}", messages=sent)
+    assert _opened_with(log)["echoes"] == sent
+    assert _opened_with(log)["extensions"] == WEBSOCKETS_ANSWER
 
 
-def test_chromium_against_the_scratch_server_with_compression(browser_page):
-    thread, _, page = browser_page
-    server = thread.enter(lambda: scratch.serve(scratch.echo, compression=WS_DEFAULTS))
+@async_test
+async def test_chromium_against_the_scratch_server_with_compression():
     sent = [*CHAT, "é" * 5000, "x" * 70_000]
-    result = run_js(page, CHROMIUM_SENDS, [f"ws://127.0.0.1:{server.port}", sent])
-    assert result == {"extensions": WEBSOCKETS_ANSWER, "got": sent}
+    async with scratch.serve(scratch.echo, compression=WS_DEFAULTS, ping_interval=None) as server:
+        log = await browser.run(SEND_ALL, url=f"ws://127.0.0.1:{server.port}", messages=sent)
+    assert _opened_with(log)["echoes"] == sent
+    assert _opened_with(log)["extensions"] == WEBSOCKETS_ANSWER
 
 
 RESPONSES = [
@@ -897,41 +890,32 @@ RESPONSES = [
     "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
 ]
 
-CHROMIUM_OPENS = r"""async (url) => {
-  const ws = new WebSocket(url);
-  const outcome = await new Promise((ok) => {
-    ws.onopen = () => ok({opened: true, extensions: ws.extensions});
-    ws.onerror = () => ok({opened: false, extensions: ws.extensions});
-  });
-  ws.close();
-  return outcome;
-}"""
 
-
-async def _answer_with_query(reader, writer):
-    """A raw server that answers 101 with the Sec-WebSocket-Extensions named in its query."""
-    request, _ = await read_head(reader, handshake.parse_request)
+async def _answer_then_close(reader, writer):
+    """101 with the Sec-WebSocket-Extensions named in the query, then a clean close."""
+    request, rest = await read_head(reader, handshake.parse_request)
     answer = unquote(request.target.partition("?answer=")[2])
     key = handshake.check_request(request)
-    writer.write(
-        handshake.build_response(key, extra_headers=[("Sec-WebSocket-Extensions", answer)])
-    )
-    with contextlib.suppress(OSError, TimeoutError):
-        await read_to_eof(reader, 3)
+    extensions = [("Sec-WebSocket-Extensions", answer)]
+    writer.write(handshake.build_response(key, extra_headers=extensions))
+    with contextlib.suppress(ConnectionError, TimeoutError, ProtocolError):
+        await RawWebSocket(reader, writer, rest, client=False).answer_close(3)
 
 
 @pytest.mark.parametrize("answer", RESPONSES)
-def test_chromium_accepts_exactly_the_responses_parse_response_accepts(browser_page, answer):
+@async_test
+async def test_chromium_accepts_exactly_the_responses_parse_response_accepts(answer):
     """Chromium's verdict on each response equals wslearn.deflate's; ws.extensions is verbatim."""
-    thread, _, page = browser_page
-    port = thread.enter(lambda: listen(_answer_with_query))
-    result = run_js(page, CHROMIUM_OPENS, f"ws://127.0.0.1:{port}/?answer={quote(answer)}")
+    async with listen(_answer_then_close) as port:
+        url = f"ws://127.0.0.1:{port}/?answer={quote(answer)}"
+        log = await browser.run(SEND_ALL, url=url, messages=[])
     try:
         parse_response([answer])
-        ours = {"opened": True, "extensions": answer}
     except NegotiationError:
-        ours = {"opened": False, "extensions": ""}
-    assert result == ours
+        assert log.types() == ["error", "close 1006"]
+    else:
+        assert log.types() == ["open", "close 1000"]
+        assert log.events[0]["extensions"] == answer
 
 
 @pytest.mark.parametrize(
