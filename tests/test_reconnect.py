@@ -42,7 +42,7 @@ def test_backoff_stays_at_the_cap_after_thousands_of_attempts():
 
 
 def draws(jitter: str, steps: int = 6, runs: int = 3000) -> list[list[float]]:
-    """``runs`` schedules of ``steps`` delays from one seeded generator, grouped by step."""
+    """``runs`` schedules of ``steps`` delays from one fixed-state generator, grouped by step."""
     rng = random.Random(20161129)
     schedules = [
         list(islice(backoff(0.1, 1.6, jitter=jitter, rng=rng), steps)) for _ in range(runs)
@@ -75,7 +75,7 @@ def test_no_jitter_has_no_spread():
         assert set(column) == {ceiling}
 
 
-def test_a_seeded_rng_repeats_the_schedule_and_reset_starts_it_again():
+def test_a_fixed_rng_repeats_the_schedule_and_reset_starts_it_again():
     first = list(islice(backoff(rng=random.Random(7)), 8))
     again = backoff(rng=random.Random(7))
     assert list(islice(again, 8)) == first
@@ -113,7 +113,7 @@ def test_default_policy_reconnects_after_drops_and_temporary_trouble_only():
 
 
 async def back_on(server, port):
-    """Start a stopped server again on the port its clients know."""
+    """Start a stopped server again where its clients expect it (same port number)."""
     server.port = port
     await server.start()
 

@@ -163,7 +163,8 @@ def backoff(
     - ``"full"``: a uniform draw from 0 to all of it (the AWS article's advice:
       the fewest collisions for the least total work).
 
-    ``rng`` is a ``random.Random`` (pass a seeded one for repeatable schedules).
+    ``rng`` is a ``random.Random``; one made with a fixed number, such as
+    ``random.Random(7)``, repeats its schedules.
     """
     for name, value in (("base", base), ("cap", cap), ("factor", factor)):
         if (
