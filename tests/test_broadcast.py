@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 
 import pytest
-from conftest import run
+from conftest import failures, not_written, reference, run
 
 from wslearn import broadcast
 from wslearn.broadcast import Hub, TooSlow, disconnect, drop_newest, drop_oldest
+from wslearn.exercises import run_checker
 
 # -- policies (sans-I/O) ---------------------------------------------------------------------
 
@@ -104,3 +106,100 @@ def test_the_disconnect_policy_closes_the_stalled_client_with_1013():
                                        queue_size=8))
     assert result.closed_code == 1013
     assert result.delivered == 1.0
+
+
+# -- notebook 09's exercises: the reference passes, plausible mistakes fail with a hint ----------
+
+SOLUTIONS = reference("09_broadcast_scale")
+
+
+def test_keep_latest_reference_passes_including_the_live_hub():
+    report = run_checker("keep_latest", SOLUTIONS["keep_latest"])
+    assert report.passed, str(report)
+    assert any("real hub" in r.case for r in report.results)
+
+
+def _append_only(queue, message, limit):
+    queue.append(message)
+    return 0
+
+
+def _fresh_deque(queue, message, limit):
+    queue = deque([*queue, message][-limit:])
+    return 0
+
+
+def _returns_nothing(queue, message, limit):
+    queue.append(message)
+    while len(queue) > limit:
+        queue.popleft()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "failing_case", "hint"),
+    [
+        (_append_only, "full queue: the oldest goes, the new one is last", "more than limit=4"),
+        (drop_newest, "full queue: the oldest goes, the new one is last", "message was dropped"),
+        (_fresh_deque, "changes the hub's deque in place", "do not build a new one"),
+        (_returns_nothing, "full queue: the oldest goes, the new one is last", "how many"),
+        (drop_oldest, "your own code, not the library's", "write the function yourself"),
+        (not_written, "room in the queue: the message is queued, nothing dropped", "not written"),
+    ],
+    ids=["append-only", "drops-newest", "new-deque", "no-count", "library", "stub"],
+)
+def test_keep_latest_mistakes_fail_with_a_hint(wrong, failing_case, hint):
+    messages = failures("keep_latest", wrong)
+    assert hint in messages[failing_case]
+
+
+def test_recipients_reference_passes():
+    assert run_checker("recipients", SOLUTIONS["recipients"]).passed
+
+
+def _everyone(message, rooms):
+    return set().union(*rooms.values())
+
+
+def _not_the_sender(message, rooms):
+    return set(rooms.get(message["room"], set())) - {message["from"]}
+
+
+def _room_itself(message, rooms):
+    members = rooms.get(message["room"], set())
+    return members if message["from"] in members else set()
+
+
+@pytest.mark.parametrize(
+    ("wrong", "failing_case", "hint"),
+    [
+        (_everyone, "a message to dev", "every client"),
+        (_not_the_sender, "a message to the lobby", "sender is left out"),
+        (lambda m, rooms: set(rooms[m["room"]]), "a room nobody created", "KeyError"),
+        (lambda m, rooms: set(rooms.get(m["room"], ())), "a sender who is not in the room",
+         "only members may post"),
+        (_room_itself, "leaves the rooms as they were", "return a copy"),
+    ],
+    ids=["everyone", "no-sender", "keyerror", "non-member", "same-set"],
+)
+def test_recipients_mistakes_fail_with_a_hint(wrong, failing_case, hint):
+    messages = failures("recipients", wrong)
+    assert hint in messages[failing_case]
+
+
+def test_clients_per_core_reference_passes():
+    assert run_checker("clients_per_core", SOLUTIONS["clients_per_core"]).passed
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda c, r, h=0.5: math.ceil(h / (c * r)), "rounded up"),
+        (lambda c, r, h=0.5: int(1 / (c * r)), "whole core"),
+        (lambda c, r, h=0.5: int(h / (c * 1e6 * r)), "units"),
+        (lambda c, r, h=0.5: h / (c * r), "whole number"),
+    ],
+    ids=["ceil", "no-headroom", "microseconds", "float"],
+)
+def test_clients_per_core_mistakes_fail_with_a_hint(wrong, hint):
+    messages = failures("clients_per_core", wrong)
+    assert all(hint in message for message in messages.values()), messages

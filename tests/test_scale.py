@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run
+from conftest import ROOT, failures, reference, run
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from wslearn import scale
+from wslearn.exercises import run_checker
 from wslearn.websocket import WebSocket
 
 
@@ -208,3 +209,39 @@ def test_nginx_refuses_a_non_websocket_upstream_and_reports_a_bad_config():
     with pytest.raises(RuntimeError, match=r"nginx did not start.*unknown directive"):
         run(scale.nginx(["ws://127.0.0.1:9"], location="proxy_frobnicate on;", name="bad"))
     assert os.environ.get("NGINX") is None  # only the child got the inherited socket
+
+
+# -- notebook 09's nginx exercise, checked against a real nginx -----------------------------------
+
+
+def test_nginx_lines_reference_passes_on_a_real_nginx():
+    solution = reference("09_broadcast_scale")["nginx_lines"]
+    report = run_checker("nginx_lines", solution)
+    assert report.passed, str(report)
+    assert [r.case for r in report.results] == [
+        "nginx accepts the lines",
+        "a WebSocket handshake passes through",
+        "nginx_lines(1) closes a connection silent for 1 s",
+    ]
+
+
+UPGRADE = 'proxy_set_header Upgrade $http_upgrade;\nproxy_set_header Connection "upgrade";\n'
+
+
+@pytest.mark.parametrize(
+    ("wrong", "failing_case", "hint"),
+    [
+        (lambda t: UPGRADE + f"proxy_read_timeout {t}s;", "a WebSocket handshake passes through",
+         "proxy_http_version 1.1"),
+        (lambda t: f"proxy_http_version 1.1;\nproxy_read_timeout {t}s;",
+         "a WebSocket handshake passes through", "hop-by-hop"),
+        (lambda t: "proxy_http_version 1.1\n" + UPGRADE, "nginx accepts the lines",
+         "ends with ';'"),
+        (lambda t: "proxy_http_version 1.1;\n" + UPGRADE,
+         "nginx_lines(1) closes a connection silent for 1 s", "proxy_read_timeout"),
+    ],
+    ids=["http-1.0", "no-upgrade-headers", "missing-semicolon", "no-timeout"],
+)
+def test_nginx_lines_mistakes_fail_with_a_hint(wrong, failing_case, hint):
+    messages = failures("nginx_lines", wrong)
+    assert hint in messages[failing_case], messages
