@@ -8,8 +8,8 @@ the student's functions through :class:`StudentFunction` proxies, so a check
 written as ``checker(fn)`` works unchanged.
 
 The boundary carries plain data only, as JSON lines: ``None``, ``bool``,
-``int``, ``float``, ``str``, ``bytes`` (base64), lists, tuples and dicts of
-these, and a few course value types (``framing.Frame``, ``framing.Opcode``)
+``int``, ``float``, ``str``, ``bytes`` (base64), lists, tuples, sets and dicts
+of these, and a few course value types (``framing.Frame``, ``framing.Opcode``)
 rebuilt field by field. Never pickle: a value a student returns is rebuilt by
 the grader from data, so a ``str`` subclass whose ``__eq__`` always says yes
 arrives as a plain ``str``. Exceptions cross as (type, message, a few plain
@@ -76,6 +76,9 @@ __all__ = [
 VALUE_TYPES = ("wslearn.framing.Frame", "wslearn.framing.Opcode")
 #: where a rebuilt exception may come from (anything else becomes a RemoteError)
 EXCEPTION_MODULES = ("builtins", "wslearn.", "asyncio", "websockets.")
+#: what student code may do with a grader's object besides its public attributes: use it as
+#: a container (a check may pass a deque for the student's function to change in place)
+CONTAINER_METHODS = ("__len__", "__getitem__", "__contains__", "__iter__")
 MAX_MESSAGE = 16 * 1024 * 1024  # bytes in one message across the pipe
 MAX_DEPTH = 200  # nesting of plain data
 SANDBOX_IDS = 0x40000000  # student code runs as uid/gid SANDBOX_IDS + the grader's pid
@@ -125,6 +128,9 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None, depth: int = 
         return [encode(v, handle, depth + 1) for v in value]
     if kind is tuple:
         return {"$tuple": [encode(v, handle, depth + 1) for v in value]}
+    if kind in (set, frozenset):
+        items = [encode(v, handle, depth + 1) for v in value]
+        return {"$set": items, "frozen": kind is frozenset}
     if kind is dict:
         return {"$dict": [[encode(k, handle, depth + 1), encode(v, handle, depth + 1)]
                           for k, v in value.items()]}
@@ -140,7 +146,7 @@ def encode(value: Any, handle: Callable[[Any], int] | None = None, depth: int = 
         return {"$handle": handle(value)}
     raise NotPlainData(
         f"{kind.__name__} is not plain data (str, bytes, int, float, bool, None, "
-        "or lists, tuples and dicts of these)"
+        "or lists, tuples, sets and dicts of these)"
     )
 
 
@@ -156,6 +162,9 @@ def decode(data: Any, resolve: Callable[[int], Any] | None = None) -> Any:
         return float(data["$float"])
     if "$tuple" in data:
         return tuple(decode(v, resolve) for v in data["$tuple"])
+    if "$set" in data:
+        items = [decode(v, resolve) for v in data["$set"]]
+        return frozenset(items) if data.get("frozen") else set(items)
     if "$dict" in data:
         return {_key(decode(k, resolve)): decode(v, resolve) for k, v in data["$dict"]}
     if "$value" in data and data["$value"] in VALUE_TYPES:
@@ -490,11 +499,13 @@ class Sandbox:
         try:
             obj = self._handles[int(message["handle"])]
             attr = str(message["attr"])
-            if attr.startswith("_"):
+            if attr.startswith("_") and attr not in CONTAINER_METHODS:
                 raise AttributeError(f"{attr!r} is private")
             value = getattr(obj, attr)
             if message.get("op") == "call":
                 value = value(*decode(message["args"]))
+                if attr == "__iter__":
+                    value = list(value)
             elif callable(value):
                 reply["callable"] = True
                 value = None
@@ -723,6 +734,23 @@ class _Handle:
 
     def __setattr__(self, attr: str, value: Any) -> None:
         raise AttributeError("the grader's objects are read-only here")
+
+    def _call(self, method: str, *args: Any) -> Any:
+        answer = self._worker.callback({"handle": self._number, "attr": method, "op": "call",
+                                        "args": encode(list(args))})
+        return self._worker.result(answer)
+
+    def __len__(self) -> int:
+        return int(self._call("__len__"))
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._call("__getitem__", key)
+
+    def __contains__(self, item: Any) -> bool:
+        return bool(self._call("__contains__", item))
+
+    def __iter__(self) -> Any:
+        return iter(self._call("__iter__"))
 
 
 class _Worker:
