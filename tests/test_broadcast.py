@@ -7,7 +7,7 @@ import math
 from collections import deque
 
 import pytest
-from conftest import failures, not_written, reference, run
+from helpers import failures, not_written, reference, run
 
 from wslearn import broadcast
 from wslearn.broadcast import Hub, TooSlow, disconnect, drop_newest, drop_oldest
