@@ -42,7 +42,7 @@ from wslearn.framing import Opcode
 from wslearn.reconnect import ReconnectingWebSocket, backoff
 from wslearn.websocket import WebSocket
 
-chromium_ready = asyncio.ensure_future(browser.shared().start())  # launch Chromium meanwhile
+browser.warm_up()  # headless Chromium starts in the background; we need it in a moment
 
 retries = int(Path("/proc/sys/net/ipv4/tcp_retries2").read_text())
 # Linux doubles the retransmission timeout from 200 ms up to 120 s (tcp(7))
@@ -59,9 +59,11 @@ print(f"TCP keepalive (when a program turns it on) probes after {idle / 3600:.0f
 #
 # When a connection ends without a close frame, the browser reports `CloseEvent.code` **1006**
 # (notebook 04). It is a name for an absence, made up on the spot: nobody sent 1006. It does *not*
-# say what happened, and the WHATWG standard forbids the browser from telling the page more
-# (the `error` event that comes first carries no details either), so that a page cannot probe the
-# network. Four very different failures, one answer:
+# say what happened. For a connection that never opened, the WHATWG standard even forbids the
+# browser from telling the page why (a refused port, a failed TLS handshake and a rejected
+# upgrade must look alike, and the `error` event carries no details), so that a page cannot use
+# WebSocket to probe a network; for a connection that was open, there is simply nothing to tell.
+# Four very different failures, one answer:
 
 # %%
 echo = await servers.start("echo")
@@ -73,7 +75,7 @@ nowhere = gone.url
 await servers.stop("gone")  # now nothing listens on that port
 
 cases = {
-    "nothing listens on the port": WebSocket(nowhere),
+    "nothing listens on that port": WebSocket(nowhere),
     "the server refuses the handshake (403)": WebSocket(reject.url),
     "the server cuts TCP": WebSocket(f"{closer.url}/?code=1006"),
     "the server process dies": WebSocket(doomed.url),
@@ -112,7 +114,6 @@ await sleep(500);
 log("typeof ws.ping", {value: typeof ws.ping});
 ws.close();
 """
-await chromium_ready
 async with wire.Tap(pinging) as tap, wire.Tap(pinging) as tap_chromium:
     chromium = asyncio.create_task(browser.run(PAGE, url=tap_chromium.url))
     ws = WebSocket(tap.url)
@@ -150,7 +151,7 @@ print("typeof ws.ping in the page:      ", chromium.events[-2]["value"])
 #   when nothing at all has arrived for 0.75 s (every course server answers the heartbeat);
 # - **without keepalive**: the same echo server with pings turned off, a plain `WebSocket`.
 #
-# Both cables are pulled at the same moment; we watch for 1.3 s. Each server notes when its
+# Both cables are pulled at the same moment; we watch for 1.2 s. Each server notes when its
 # handler saw the connection end.
 
 # %%
@@ -181,7 +182,7 @@ async with wire.Tap(keepalive) as tap_k, wire.Tap(quiet) as tap_q:
     tap_k.blackhole()
     tap_q.blackhole()
     cut, cut_on_tap = loop.time(), tap_k.elapsed()  # the moment, on both clocks
-    await asyncio.sleep(1.3)
+    await asyncio.sleep(1.2)
     still_open = client_q.readyState
     quiet_server_serving = "no keepalive" not in ended
     client_k.close()
@@ -210,9 +211,14 @@ def on_the_wire(opcode, direction):
 server_gave_up = ended["keepalive"] - cut
 client_gave_up = client_log("dead")[0] + origin - cut
 print(f"server with pings dropped the connection {server_gave_up:.2f} s after the cut")
-print(f"client with heartbeat gave up {client_gave_up:.2f} s after the cut, then tried again")
+print(f"client with heartbeat gave up {client_gave_up:.2f} s after the cut, then tried again:")
+again = next(e.details for e in client_k.events if e.type == "reconnect")
 print(
-    f"without keepalive, 1.3 s after the cut: the server's handler still running: "
+    f"    reconnect event: attempt {again['attempt']}, code {again['code']}, "
+    f"reason {again['reason']!r}, delay {again['delay'] * 1000:.0f} ms"
+)
+print(
+    f"without keepalive, 1.2 s after the cut: the server's handler still running: "
     f"{quiet_server_serving}; the client's readyState: {still_open} (OPEN)"
 )
 lanes = [
@@ -233,16 +239,17 @@ lanes = [
     plots.Lane("server: no pings", "server", note="still serving a dead connection"),
     plots.Lane("client: no heartbeat", "client", note="readyState still OPEN"),
 ]
-fig = plots.dead_peer(lanes, cut=cut - origin, until=cut - origin + 1.3)
+fig = plots.dead_peer(lanes, cut=cut - origin, until=cut - origin + 1.2)
 
 # %% [markdown]
 # The server pings every 0.5 s; the first ping after the cut got no pong within 0.5 s, so the
 # server failed the connection (its close frame went nowhere, of course) and dropped TCP
 # `close_timeout` later. The client's heartbeat answers stopped at the cut, and 0.75 s after the
 # last one it gave the connection up and, being a `ReconnectingWebSocket`, started to reconnect
-# (through the same dead tap, so its new attempt will get no answer either). Without keepalive, *both* sides still thought
-# they were connected when we stopped watching, and they would for minutes more (the
-# `tcp_retries2` estimate above) or, with nothing to send, forever.
+# (through the same dead tap, so its new attempt will get no answer either). The tap draws only
+# what it forwarded: the server's ping after the cut never got through. Without keepalive, *both*
+# sides still thought they were connected when we stopped watching, and they would for minutes
+# more (the `tcp_retries2` estimate above) or, with nothing to send, forever.
 #
 # Choose the two timeouts for your network: shorter detects sooner but costs more messages and
 # risks giving up on a connection that was only slow. Production values are seconds to tens of
@@ -379,18 +386,18 @@ client = ReconnectingWebSocket(lambda: f"{feed.url}/?after={last}", backoff=back
 client.onmessage = on_resumed
 plain = ReconnectingWebSocket(feed.url, backoff=backoff(0.05, 1.0))
 plain.onmessage = lambda event: naive.append(json.loads(event.data)["seq"])
-page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=1300))
+page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=1100))
 await client.wait_for("open")
 await plain.wait_for("open")
 port = feed.bound_port
 for _ in range(2):
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.3)
     await feed.kill()
     await asyncio.sleep(0.1)
     feed.port = port
     await feed.start()
     await client.wait_for("open", timeout=3)
-await asyncio.sleep(0.4)
+await asyncio.sleep(0.3)
 client.close()
 plain.close()
 await asyncio.gather(client.closed(timeout=5), plain.closed(timeout=5))
