@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run
+from helpers import RawWebSocket, read_to_eof, run
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 
@@ -171,3 +171,88 @@ def test_command_line_echo_server_prints_its_url_and_stops_on_ctrl_c():
     finally:
         proc.kill()
         proc.wait(timeout=5)
+
+
+# --- stopping never raises, even with a client that does not answer ----------------------
+
+
+def _silent_client(url: str):
+    """A raw client: it completes the opening handshake, then never reads or answers."""
+    host, port = url.removeprefix("ws://").rsplit(":", 1)
+    return RawWebSocket.connect(host, int(port))
+
+
+def test_stop_cuts_off_a_client_that_never_answers_the_close_after_its_timeout():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        server = await servers.echo(close_timeout=None).start()  # websockets would wait forever
+        async with _silent_client(server.url) as raw:
+            start = loop.time()
+            await server.stop(timeout=0.5)  # used to raise TimeoutError after 5 s
+            took = loop.time() - start
+            rest = await read_to_eof(raw.reader, timeout=2)  # the close frame, then the cut
+        return took, rest[:2], server.running
+
+    took, close_frame_head, running = run(scenario())
+    assert 0.4 <= took <= 2.0
+    assert close_frame_head == b"\x88\x02"  # the 1001 close frame was sent first
+    assert running is False
+
+
+def test_restarting_a_named_server_with_a_silent_client_neither_raises_nor_waits_long():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        first = await servers.start("echo")
+        async with _silent_client(first.url):
+            start = loop.time()
+            second = await servers.start("echo")  # a re-run notebook cell
+            took = loop.time() - start
+        async with connect(second.url) as ws:
+            await ws.send("fresh")
+            reply = await ws.recv()
+        await servers.stop()
+        return took, reply
+
+    took, reply = run(scenario(), timeout=10)
+    assert took <= 3.5 and reply == "fresh"
+
+
+def test_command_line_server_exits_0_on_ctrl_c_with_a_silent_client():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wslearn", "serve", "echo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        url = proc.stdout.readline().split()[4]
+
+        async def interrupt_while_a_silent_client_is_connected():
+            async with _silent_client(url):
+                proc.send_signal(signal.SIGINT)
+                return await asyncio.to_thread(proc.communicate, timeout=10)
+
+        out, err = run(interrupt_while_a_silent_client_is_connected())
+        assert (proc.returncode, "Traceback" in err) == (0, False), err
+        assert "stopped" in out
+    finally:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def test_course_servers_ping_at_ping_interval_and_drop_a_silent_client_after_ping_timeout():
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        async with servers.closer(ping_interval=0.2, ping_timeout=0.4) as server:
+            async with _silent_client(server.url) as raw:
+                start = loop.time()
+                ping = await raw.recv_frame(timeout=2)
+                pinged = loop.time() - start
+                close = await raw.recv_frame(timeout=2)
+                dropped = loop.time() - start
+        return ping.opcode.name, pinged, close.opcode.name, close.payload[:2], dropped
+
+    kind, pinged, closing, code, dropped = run(scenario())
+    assert (kind, closing, code) == ("PING", "CLOSE", (1011).to_bytes(2, "big"))
+    assert 0.15 <= pinged <= 0.5 and 0.55 <= dropped <= 1.2  # §5.5.2; websockets: 1011

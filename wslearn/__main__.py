@@ -22,9 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 async def _serve(name: str, port: int) -> None:
     from wslearn import servers
 
-    async with servers.FACTORIES[name](port=port) as server:
+    server = await servers.FACTORIES[name](port=port).start()
+    try:
         print(f"{name} server listening on {server.url}  (Ctrl-C to stop)", flush=True)
         await asyncio.Event().wait()
+    finally:
+        # Ctrl-C cancels this task: close every client, cutting off within 2 s
+        # any that does not answer, so the command always ends promptly and cleanly.
+        await server.stop(timeout=2.0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,7 +48,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from wslearn.handshake import select_subprotocol
 from wslearn.net import LOOPBACK, check_loopback
+from wslearn.raw import page_for, page_headers
 from wslearn.reconnect import HEARTBEAT
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
@@ -99,14 +101,34 @@ class LocalServer:
         )
         return self
 
-    async def stop(self) -> None:
-        """Close the listening socket and every open connection (code 1001)."""
+    async def stop(self, timeout: float | None = None) -> None:
+        """Close the listening socket and every open connection (code 1001); never raises.
+
+        Clients get ``timeout`` seconds (default: the ``close_timeout`` option,
+        10 s as in ``websockets``) to answer the close frame. A connection
+        still open then (a client that never answers, or one still in its
+        opening handshake) is aborted: its TCP connection is cut, as
+        ``websockets`` itself does after ``close_timeout``.
+        """
         server, self._server = self._server, None
         if server is None:
             return
+        if timeout is None:
+            close_timeout = self.options.get("close_timeout", 10.0)
+            timeout = 10.0 if close_timeout is None else close_timeout
         server.close()
-        async with asyncio.timeout(5):
-            await server.wait_closed()
+        try:
+            async with asyncio.timeout(timeout):
+                await server.wait_closed()
+        except TimeoutError:
+            for connection in list(server.all_connections):
+                connection.transport.abort()
+            try:
+                async with asyncio.timeout(1):
+                    await server.wait_closed()
+            except TimeoutError:  # a handler that ignores the closed connection
+                for task in list(server.handler_tasks):
+                    task.cancel()
 
     async def kill(self) -> None:
         """Stop at once, as a crashed process would: no close frames (clients see 1006)."""
@@ -126,14 +148,12 @@ class LocalServer:
         await self.stop()
 
     def _serve_page(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path
-        if path not in self.pages or "upgrade" in request.headers.get("Connection", "").lower():
+        """A page for a plain GET of one of ``pages``' paths (``raw.page_for``'s rule)."""
+        page = page_for("GET", request.path, request.headers.get("Upgrade"), self.pages)
+        if page is None:
             return None
-        body = self.pages[path].encode()
-        headers = Headers(
-            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
-        )
-        return Response(200, "OK", headers, body)
+        body = page.encode()
+        return Response(200, "OK", Headers(page_headers(body)), body)
 
     def __repr__(self) -> str:
         where = self.url if self.running else "stopped"
@@ -194,7 +214,7 @@ def first_supported(
     supported = tuple(supported)
 
     def select(connection: ServerConnection, offered: list[str]) -> str | None:
-        return next((p for p in offered if p in supported), None)
+        return select_subprotocol(offered, supported)  # the course's one rule (notebook 01)
 
     return select
 
@@ -266,13 +286,20 @@ class FeedServer(LocalServer):
             self._producer = asyncio.create_task(self._produce())
         return self
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        await self._stop_producing()
+        await super().stop(timeout)
+
+    async def kill(self) -> None:
+        await self._stop_producing()
+        await super().kill()
+
+    async def _stop_producing(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
-        await super().stop()
 
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
@@ -367,15 +394,19 @@ async def start(server: str | LocalServer, **options: Any) -> LocalServer:
     return await server.start()
 
 
-async def stop(name: str | None = None) -> None:
-    """Stop the background server called ``name``, or all of them."""
+async def stop(name: str | None = None, timeout: float = 2.0) -> None:
+    """Stop the background server called ``name``, or all of them; never raises.
+
+    A client that has not answered the close frame after ``timeout`` seconds
+    is cut off, so re-running a notebook cell never waits long or fails.
+    """
     names = list(_running) if name is None else [name]
     for key in names:
         old = _running.pop(key, None)
         if old is None or old._server is None:
             continue
         if old._server.get_loop() is asyncio.get_running_loop():
-            await old.stop()
+            await old.stop(timeout)
         else:  # its loop is gone (an earlier asyncio.run): nothing left to close
             old._server = None
 
