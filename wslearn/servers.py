@@ -101,34 +101,14 @@ class LocalServer:
         )
         return self
 
-    async def stop(self, timeout: float | None = None) -> None:
-        """Close the listening socket and every open connection (code 1001); never raises.
-
-        Clients get ``timeout`` seconds (default: the ``close_timeout`` option,
-        10 s as in ``websockets``) to answer the close frame. A connection
-        still open then (a client that never answers, or one still in its
-        opening handshake) is aborted: its TCP connection is cut, as
-        ``websockets`` itself does after ``close_timeout``.
-        """
+    async def stop(self) -> None:
+        """Close the listening socket and every open connection (code 1001)."""
         server, self._server = self._server, None
         if server is None:
             return
-        if timeout is None:
-            close_timeout = self.options.get("close_timeout", 10.0)
-            timeout = 10.0 if close_timeout is None else close_timeout
         server.close()
-        try:
-            async with asyncio.timeout(timeout):
-                await server.wait_closed()
-        except TimeoutError:
-            for connection in list(server.all_connections):
-                connection.transport.abort()
-            try:
-                async with asyncio.timeout(1):
-                    await server.wait_closed()
-            except TimeoutError:  # a handler that ignores the closed connection
-                for task in list(server.handler_tasks):
-                    task.cancel()
+        async with asyncio.timeout(5):
+            await server.wait_closed()
 
     async def kill(self) -> None:
         """Stop at once, as a crashed process would: no close frames (clients see 1006)."""
@@ -286,20 +266,13 @@ class FeedServer(LocalServer):
             self._producer = asyncio.create_task(self._produce())
         return self
 
-    async def stop(self, timeout: float | None = None) -> None:
-        await self._stop_producing()
-        await super().stop(timeout)
-
-    async def kill(self) -> None:
-        await self._stop_producing()
-        await super().kill()
-
-    async def _stop_producing(self) -> None:
+    async def stop(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+        await super().stop()
 
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
@@ -394,19 +367,15 @@ async def start(server: str | LocalServer, **options: Any) -> LocalServer:
     return await server.start()
 
 
-async def stop(name: str | None = None, timeout: float = 2.0) -> None:
-    """Stop the background server called ``name``, or all of them; never raises.
-
-    A client that has not answered the close frame after ``timeout`` seconds
-    is cut off, so re-running a notebook cell never waits long or fails.
-    """
+async def stop(name: str | None = None) -> None:
+    """Stop the background server called ``name``, or all of them."""
     names = list(_running) if name is None else [name]
     for key in names:
         old = _running.pop(key, None)
         if old is None or old._server is None:
             continue
         if old._server.get_loop() is asyncio.get_running_loop():
-            await old.stop(timeout)
+            await old.stop()
         else:  # its loop is gone (an earlier asyncio.run): nothing left to close
             old._server = None
 
