@@ -39,10 +39,11 @@ import secrets
 
 import websockets
 
-from wslearn import close, connection, framing, handshake, plots, scratch, wire
+from wslearn import browser, close, connection, framing, handshake, plots, scratch, wire
 from wslearn.exercises import check
 from wslearn.framing import Opcode
 
+browser.warm_up()  # headless Chromium starts in the background; used further down
 for module in (connection, scratch):
     print(f"{module.__name__} is {len(inspect.getsource(module).splitlines())} lines of Python")
 
@@ -257,13 +258,17 @@ async with websockets.connect(shouter.url) as ws:
 # scratch server, and `wslearn.browser` brings back every event it fired:
 
 # %%
-BROWSER_JS = """
-const ws = new WebSocket(url, ["chat.v2", "chat.v1"]);
-ws.onopen = () => ws.send("Hello from your browser!");
-ws.onmessage = () => {
-  if (ws.readyState === WebSocket.OPEN) ws.close(1000, "Closing normally!");
-};
-"""
+chromium = await browser.run(
+    """
+    const ws = watch(new WebSocket(url, ["chat.v2", "chat.v1"]), "protocol", "extensions");
+    ws.onopen = () => ws.send("Hello from your browser!");
+    ws.onmessage = (e) => {
+      if (ws.readyState === WebSocket.OPEN) ws.close(1000, "Closing normally!");
+    };
+    """,
+    url=server.url,
+)
+print(chromium)
 
 # %% [markdown]
 # `open` with the subprotocol the server chose (`ws.protocol`: the first one in the *browser's*
@@ -379,3 +384,4 @@ check("close_reply", close_reply)
 # %%
 for running in (server, shouter):
     await running.stop()
+await browser.close()
