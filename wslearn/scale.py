@@ -439,7 +439,12 @@ def nginx_config(
         servers.append(f"        server {parts.hostname}:{parts.port};")
     d = Path(directory)
     if location is None:
-        timeout = f"proxy_read_timeout {read_timeout:g}s;"
+        if not read_timeout > 0:
+            raise ValueError("read_timeout must be a positive number of seconds")
+        ms = round(1000 * read_timeout)  # nginx takes "500ms" but not "0.5s"
+        timeout = f"proxy_read_timeout {ms // 1000}s;" if ms % 1000 == 0 else (
+            f"proxy_read_timeout {ms}ms;"
+        )
         location = "\n".join([HTTP11, *([UPGRADE_LINES] if upgrade else []), timeout])
     inner = "\n".join(f"            {line}" for line in location.strip().splitlines())
     temp = "\n".join(

@@ -44,12 +44,13 @@ from redis.asyncio import Redis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from wslearn import broadcast, plots, scale, servers
+from wslearn import broadcast, browser, plots, scale, servers
 from wslearn.exercises import check
 from wslearn.websocket import WebSocket
 
 for name, path in scale.tools().items():
     print(f"{name:13} {path or 'missing: run `' + scale.install_command() + '`'}")
+browser.warm_up()  # start headless Chromium in the background: the nginx part uses it
 
 # %% [markdown]
 # ## Three ways to fan out
@@ -257,8 +258,8 @@ fig = plots.restart_gap(restarted)
 # address and hands each new connection to one of the processes. The opening handshake is an
 # HTTP/1.1 `GET` with `Upgrade: websocket` and `Connection: Upgrade` (RFC 6455 §4.1), and a proxy
 # does not pass those two on by default: they are *hop-by-hop* headers, meant for the next hop
-# only (RFC 9110 §7.6.1). `scale.nginx(upstreams, upgrade=False)` is that classic mistake. What a
-# `websockets` client sees, and what wslearn's `WebSocket` (a browser's view) sees:
+# only (RFC 9110 §7.6.1). `scale.nginx(upstreams, upgrade=False)` is that classic mistake. First
+# what a `websockets` client sees:
 
 # %%
 broken = await scale.nginx(four.urls, upgrade=False, name="broken")
@@ -269,11 +270,17 @@ except InvalidStatus as error:
     response = error.response
     print("websockets client:", response.status_code, response.reason_phrase)
     print("  body:", response.body.decode().splitlines()[0])
-ws = WebSocket(broken.url)
-await ws.closed(timeout=5)
-for entry in ws.events:
-    if entry.type in ("error", "close"):
-        print(f"wslearn's WebSocket: {entry.type:5}", entry.details)
+
+# %% [markdown]
+# Then what a page sees, in Chromium and in wslearn's `WebSocket`, side by side:
+
+# %%
+chromium = await browser.run("watch(new WebSocket(url));", url=broken.url)
+py = browser.Recorder()
+py.watch(WebSocket(broken.url))
+python = await py.finish()
+print(browser.side_by_side(chromium, python))
+print("Chromium's console:", *chromium.console)
 await broken.stop()
 
 # %% [markdown]
@@ -306,7 +313,7 @@ check("nginx_lines", nginx_lines)
 # `Server` header comes from nginx, `X-Wslearn-Node` from the process that took the connection:
 
 # %%
-proxy = await scale.nginx(four.urls, read_timeout=1)
+proxy = await scale.nginx(four.urls, read_timeout=0.5)
 print(proxy.config[proxy.config.index("location") :].strip())
 async with connect(proxy.url + "/lobby") as ws:
     await ws.send("through nginx")
@@ -320,11 +327,12 @@ async with connect(proxy.url + "/lobby") as ws:
 # something; after that it closes the connection, with no close frame: the client sees 1006. A
 # chat where nobody speaks for a minute is cut every minute. The cure is the keepalive of notebook
 # 07, with an interval shorter than the proxy's timeout: a ping every so often is traffic, and
-# the pong is traffic too. With a 1 s timeout, one silent client and one that pings every 0.4 s:
+# the pong is traffic too. With a timeout of half a second, one silent client and one that pings
+# every 0.2 s:
 
 # %%
 silent = await connect(proxy.url, ping_interval=None)
-pinging = await connect(proxy.url, ping_interval=0.4, ping_timeout=1)
+pinging = await connect(proxy.url, ping_interval=0.2, ping_timeout=1)
 start = time.monotonic()
 try:
     await asyncio.wait_for(silent.recv(), 5)
@@ -442,3 +450,4 @@ for rate in (1, 10, 30):
 await proxy.stop()
 await scale.stop()
 await servers.stop()
+await browser.close()
