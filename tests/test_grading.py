@@ -525,3 +525,54 @@ def test_printed_output_is_kept_up_to_1_mb_and_the_grader_stays_small(hostile_gr
     assert len(flood) < 1024 * 1024 + 200
     assert "[output truncated: " in flood
     assert hostile_graded["peak_kb"] < 400 * 1024  # the grader never held the 400 MB
+
+
+# -- nbgrader, for real ------------------------------------------------------------------------
+
+
+def test_nbgrader_autograde_gives_full_marks_zero_and_loses_exactly_one_exercise(tmp_path):
+    """A temporary nbgrader course: generate_assignment, then autograde three submissions."""
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    (course / "source" / "ps1").mkdir(parents=True)
+    source = (NOTEBOOKS / f"{NB00}.ipynb").read_bytes()
+    (course / "source" / "ps1" / f"{NB00}.ipynb").write_bytes(source)
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
+        "c.CourseDirectory.course_id = 'wslearn'\n"
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "MPLCONFIGDIR"):
+        env[name] = str(tmp_path / name.lower())
+    nbgrader = [str(Path(sys.executable).parent / "nbgrader")]
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*nbgrader, *args], cwd=course, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+
+    run("generate_assignment", "ps1", "--force")
+    released = course / "release" / "ps1" / f"{NB00}.ipynb"
+    exercises = [s.exercise for s in Course().notebooks[NB00].plan if s.kind == "exercise"]
+    wrong_one = exercises[0]
+    submissions = {
+        "reference": (NOTEBOOKS / f"{NB00}.ipynb").read_text(),
+        "released": released.read_text(),
+        "one_wrong": nbformat.writes(notebook_with(NB00, **{wrong_one: NONE.format(
+            name=wrong_one)})),
+    }
+    for student, text in submissions.items():
+        folder = course / "submitted" / student / "ps1"
+        folder.mkdir(parents=True)
+        (folder / f"{NB00}.ipynb").write_text(text)
+    run("autograde", "ps1", "--create", "--force")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        scores = {
+            student: {g.name.removesuffix("_check"): g.score
+                      for g in book.find_submission_notebook(NB00, "ps1", student).grades}
+            for student in submissions
+        }
+    assert scores["reference"] == dict.fromkeys(exercises, 1.0)
+    assert scores["released"] == dict.fromkeys(exercises, 0.0)
+    assert scores["one_wrong"] == {**dict.fromkeys(exercises, 1.0), wrong_one: 0.0}
