@@ -7,7 +7,7 @@ import json
 import random
 import socket
 import statistics
-from itertools import islice
+from itertools import islice, pairwise
 
 import pytest
 from helpers import failures, reference, run
@@ -452,6 +452,29 @@ def test_feed_replays_what_came_after_n_from_a_bounded_history():
     assert oldest == list(range(produced - 9, produced + 1))  # only the last 10 are kept
     assert live_only == []
     assert code == 1008
+
+
+def test_after_a_restart_the_feed_catches_up_with_what_its_source_produced_meanwhile():
+    async def scenario():
+        async with servers.feed(interval=0.01, history=10) as feed:
+            await asyncio.sleep(0.1)
+            port = feed.bound_port
+            await feed.kill()
+            down = feed.seq
+            await asyncio.sleep(0.3)
+            assert feed.seq == down  # nothing is sent while the server is down
+            await back_on(feed, port)
+            await asyncio.sleep(0.005)
+            async with connect(f"{feed.url}/?after=0") as client:
+                replay = [json.loads(await client.recv()) for _ in range(10)]
+            return down, replay
+
+    down, replay = run(scenario())
+    seqs = [m["seq"] for m in replay]
+    assert seqs == list(range(seqs[0], seqs[0] + 10))
+    assert seqs[-1] >= down + 29  # 0.3 s at 0.01 s per message, at once
+    times = [m["t"] for m in replay]
+    assert all(b - a == pytest.approx(0.01) for a, b in pairwise(times))
 
 
 def test_resume_gives_every_sequence_number_exactly_once_across_restarts():
