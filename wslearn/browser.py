@@ -353,7 +353,8 @@ class Chromium:
         self._playwright: Any = None
         self._browser: Any = None
         self._page: Any = None
-        self._console_lines: list[str] | None = None
+        self._console_lines: list[list[str]] = []
+        self._tab_lock = asyncio.Lock()  # made again by each launch, on the browser's loop
         self._page_server: asyncio.Server | None = None
         self._page_url = ""
 
@@ -408,6 +409,8 @@ class Chromium:
             return
         from playwright.async_api import async_playwright
 
+        self._tab_lock = asyncio.Lock()
+
         self._page_server = await asyncio.start_server(self._serve_page, LOOPBACK, 0)
         port = self._page_server.sockets[0].getsockname()[1]
         self._page_url = f"http://{LOOPBACK}:{port}/"
@@ -450,16 +453,13 @@ class Chromium:
     async def _run(
         self, js: str, url: str | None, timeout: float, args: dict[str, Any]
     ) -> EventLog:
-        if self._page is None or self._page.is_closed():
-            self._page = await self._browser.new_page()  # a new tab costs ~0.5 s: keep one
-            self._page.on("console", self._console)
-            await self._page.goto(self._page_url)
+        page = await self._tab()
         console: list[str] = []
-        self._console_lines = console
+        self._console_lines.append(console)
         try:
-            raw = await self._page.evaluate(_HARNESS, [js, url, args, int(timeout * 1000)])
+            raw = await page.evaluate(_HARNESS, [js, url, args, int(timeout * 1000)])
         finally:
-            self._console_lines = None
+            self._console_lines.remove(console)
         events = [{k: _from_js(v) for k, v in event.items()} for event in raw["events"]]
         return EventLog(
             version=self.version,
@@ -471,9 +471,20 @@ class Chromium:
             timed_out=raw["timedOut"],
         )
 
+    async def _tab(self) -> Any:
+        """The one tab the snippets run in (a new tab costs ~0.5 s: keep one)."""
+        async with self._tab_lock:  # runs may start together: open it once
+            if self._page is None or self._page.is_closed():
+                page = await self._browser.new_page()
+                page.on("console", self._console)
+                await page.goto(self._page_url)
+                self._page = page
+        return self._page
+
     def _console(self, message: Any) -> None:
-        if self._console_lines is not None:
-            self._console_lines.append(message.text)
+        # Runs going on at once share the tab: each of them gets every line.
+        for lines in self._console_lines:
+            lines.append(message.text)
 
     async def close(self) -> None:
         """Close the browser, its profile and its thread (safe to call twice)."""

@@ -446,13 +446,17 @@ async def send_latest(
     return await _every(interval, duration, log, tick)
 
 
+def _low_water(max_data: int, low_water: int | None, duration: float) -> int:
+    """``send_when_drained``'s checks; its low-water mark (default ``max_data // 2``)."""
+    _check_duration(duration)
+    low = max_data // 2 if low_water is None else low_water
+    if not 0 <= low < max_data:
+        raise ValueError(f"low_water must be in [0, max_data), not {low}")
+    return low
+
+
 async def send_when_drained(
-    ws: WebSocket,
-    *,
-    max_data: int,
-    size: int,
-    duration: float,
-    low_water: int | None = None,
+    ws: WebSocket, *, max_data: int, size: int, duration: float, low_water: int | None = None
 ) -> SendLog:
     """No timer: fill the buffer up to ``max_data``, sleep until it has drained to
     ``low_water`` (default ``max_data // 2``), fill again, for ``duration`` seconds.
@@ -462,10 +466,7 @@ async def send_when_drained(
     link never idles, no CPU is spent waiting, and the queue still never
     exceeds ``max_data - 1 + size``.  ``ConnectionError`` if the socket closes.
     """
-    _check_duration(duration)
-    low = max_data // 2 if low_water is None else low_water
-    if not 0 <= low < max_data:
-        raise ValueError(f"low_water must be in [0, max_data), not {low}")
+    low = _low_water(max_data, low_water, duration)
     log = SendLog("drained", size)
     loop = asyncio.get_running_loop()
     start = loop.time()
