@@ -142,10 +142,14 @@ def test_predict_buffered_real_socket_disagrees_with_a_wrong_prediction():
 @pytest.mark.parametrize(
     ("wrong", "failing_case"),
     [
-        (lambda latency, rate: round(latency * rate), "1 ms at 999 B/s"),
-        (lambda latency, rate: math.ceil(latency * rate), "300 ms at 1,002 B/s"),
-        (lambda latency, rate: latency * rate, "the answer is a whole number of bytes (an int)"),
-        (lambda latency, rate: int(rate / latency), "100 ms at 400,000 B/s"),
+        (lambda latency, rate, size: round(latency * rate) - size + 1, "300 ms at 1,002 B/s, "
+         "messages of 50 B"),
+        (lambda latency, rate, size: math.ceil(latency * rate) - size + 1, "300 ms at 1,002 B/s, "
+         "messages of 50 B"),
+        (lambda latency, rate, size: latency * rate - size + 1,
+         "the answer is a whole number of bytes (an int)"),
+        (lambda latency, rate, size: int(rate / latency), "100 ms at 400,000 B/s, messages of "
+         "8,192 B"),
     ],
     ids=["round", "ceil", "float", "divides"],
 )

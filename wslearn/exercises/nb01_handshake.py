@@ -33,8 +33,8 @@ ACCEPT_HINT = "base64(SHA-1(key + GUID)): hashlib.sha1(...).digest(), then base6
 
 ACCEPT_SLIPS = {
     "no_guid": "append the GUID to the key before hashing",
-    "hex_text": "send base64 of the 20 raw digest bytes, not the digest as hex text",
-    "b64_hex": "base64-encode the raw digest (.digest()), not the hex text of .hexdigest()",
+    "hex_text": "base64-encode the 20 raw digest bytes (.digest()), not the hex text",
+    "b64_hex": "base64-encode the raw digest bytes (.digest()), not .hexdigest()",
     "as_bytes": "return text: decode the base64 bytes with .decode('ascii')",
     "decoded_key": "hash the key as the text it is; do not base64-decode it first",
     "sha256": "the RFC uses SHA-1 (hashlib.sha1), not SHA-256",
@@ -292,14 +292,14 @@ STATUS_CASES: list[tuple[str, bytes, int, str, dict[int, str]]] = [
         _request(replace=("Connection: Upgrade", "Connection: keep-alive, Upgrade")),
         101,
         "Connection is a comma-separated list: look for the token Upgrade in it",
-        {400: "you compared the whole Connection value; split it at commas and look for upgrade"},
+        {400: "Connection is a list of tokens: split it at commas and look for upgrade"},
     ),
     (
         "header names and values in other cases",
         _request(replace=("Upgrade: websocket", "UPGRADE: WebSocket")),
         101,
         "header names and the Upgrade/Connection tokens are case-insensitive",
-        {400: "'WebSocket' is the token websocket: compare tokens in lower case"},
+        {400: "tokens are case-insensitive: 'WebSocket' is the token websocket"},
     ),
     (
         "allowed Origin",
@@ -365,7 +365,7 @@ STATUS_CASES: list[tuple[str, bytes, int, str, dict[int, str]]] = [
         403,
         "a browser page from an origin not in ALLOWED_ORIGINS is refused with 403",
         {
-            101: "check the Origin header against ALLOWED_ORIGINS",
+            101: "check the Origin header against ALLOWED_ORIGINS: refuse the others with 403",
             400: "the request itself is valid: an origin you refuse gets 403, not 400",
         },
     ),

@@ -121,6 +121,7 @@ HEADER_HINT = "byte 0 holds FIN and the opcode, byte 1 MASK and the 7-bit length
 HEADER_SLIPS = {
     "fin_low": "FIN is the top bit of byte 0: data[0] & 0x80",
     "opcode_whole": "the opcode is the low 4 bits of byte 0: data[0] & 0x0F, not the whole byte",
+    "opcode_top": "the opcode is the low 4 bits of byte 0 (data[0] & 0x0F), not the top 4",
     "mask_byte0": "MASK is the top bit of byte 1: data[1] & 0x80",
     "no_7f": "clear the MASK bit first: the 7-bit length is data[1] & 0x7F",
     "no_extended": "7-bit length 126 means the real length is in the next 2 bytes, 127 the next 8",
@@ -138,7 +139,9 @@ def model_header(data: bytes, **slip: bool) -> dict[str, Any]:
         length = int.from_bytes(data[2:end], order)
     return {
         "fin": bool(data[0] & (0x01 if slip.get("fin_low") else 0x80)),
-        "opcode": data[0] if slip.get("opcode_whole") else data[0] & 0x0F,
+        "opcode": data[0] if slip.get("opcode_whole") else data[0] >> 4 if slip.get(
+            "opcode_top"
+        ) else data[0] & 0x0F,
         "masked": bool((data[0] if slip.get("mask_byte0") else data[1]) & 0x80),
         "length": length,
     }
@@ -170,7 +173,7 @@ MASK_SLIPS = {
     "no_offset": "data starts at byte `offset` of the payload: byte i of data is payload byte "
     "offset + i, so it uses mask[(offset + i) % 4]",
     "minus_offset": "byte i of data is payload byte offset + i: add the offset, do not subtract it",
-    "half_key": "the key has 4 bytes: use index % 4, not % 2",
+    "half_key": "the key has 4 bytes: use mask[i % 4], not i % 2 (i counted in the payload)",
     "first_only": "each byte uses its own key byte (index % 4), not always the first one",
 }
 
@@ -270,7 +273,7 @@ async def check_apply_mask(apply_mask: Callable[[bytes, bytes, int], bytes]) -> 
 
 # --- encode_length ----------------------------------------------------------------------------
 
-LENGTH_HINT = "one byte up to 125; 126 + 2 bytes up to 65535; 127 + 8 bytes beyond"
+LENGTH_HINT = "one byte up to 125; 126, then 2 bytes, up to 65535; 127, then 8 bytes, beyond"
 
 LENGTH_SLIPS = {
     "no_mask_bit": "a client's frame sets the MASK bit: OR byte 1 with 0x80",
@@ -278,8 +281,10 @@ LENGTH_SLIPS = {
     "little": "the extended length is big-endian (network byte order): n.to_bytes(k, 'big')",
     "edge_125": "125 still fits in the 7 bits: the escapes start at 126 (use n <= 125)",
     "edge_126": "126 itself is the escape value: a length of 126 needs the 2-byte form",
-    "edge_65535": "65535 still fits in 2 bytes: the 8-byte form starts at 65536",
+    "edge_65535": "65535 still fits in 2 bytes: from 65536 on, 127, then 8 bytes",
+    "short_long": "a length over 65535 does not fit in 2 bytes: 127, then 8 bytes",
     "long_form": "use the shortest form: 126-65535 take 2 length bytes, not 8 (RFC 6455 §5.2)",
+    "not_minimal": "use the shortest form: 0-125 fit in the 7 bits themselves (RFC 6455 §5.2)",
 }
 
 
@@ -291,9 +296,11 @@ def model_length(n: int, masked: bool, **slip: bool) -> bytes:
     order = "little" if slip.get("little") else "big"
     small = n < 125 if slip.get("edge_125") else n <= (126 if slip.get("edge_126") else 125)
     medium = n < 65535 if slip.get("edge_65535") else n <= 0xFFFF
-    if small and n <= 125:
+    if small and not slip.get("not_minimal"):
         return bytes([bit | n])
-    if medium and not slip.get("long_form"):
+    if (medium or slip.get("short_long")) and not slip.get("long_form"):
+        if slip.get("short_long"):
+            n &= 0xFFFF
         return bytes([bit | 126]) + n.to_bytes(2, order)
     return bytes([bit | 127]) + n.to_bytes(8, order)
 

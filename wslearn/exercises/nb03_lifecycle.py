@@ -234,7 +234,7 @@ def _ask_diagnosis(got: Any, question: str) -> str | None:
     if hasattr(got, "data") and hasattr(got, "type"):
         return "you returned the whole MessageEvent: resolve the future with event.data"
     if got == question:
-        return "that is your own question: return the message the server sent back"
+        return "that is your own question: return the message the server sent back (event.data)"
     return None
 
 

@@ -32,7 +32,7 @@ LIVE = {"rate": 400_000, "size": 8192, "interval": 0.005, "max_data": 16 * 1024,
 
 #: whole tables of answers that a known slip gives
 SHOULD_SEND_MODELS: dict[str, Callable[[int, int], bool]] = {
-    "at bufferedAmount == max_data the buffer is full: compare with <, not <=": (
+    "at bufferedAmount == max_data the buffer is full: strictly less (<), not <=": (
         lambda amount, limit: amount <= limit
     ),
     "the comparison is the wrong way round: send while the amount is below the limit": (
@@ -177,10 +177,10 @@ LIVE_STEPS: list[Step] = [
 
 PREDICT_SLIPS = {
     "chars": "count UTF-8 bytes, not characters: len(data.encode('utf-8'))",
-    "connecting_counts": "send() while CONNECTING throws and queues nothing",
+    "connecting_counts": "send() while CONNECTING throws InvalidStateError and queues nothing",
     "below_zero": "a drain cannot take more than is queued: never go below 0",
     "closed_dropped": "after close() send() discards the data but still adds its size",
-    "closed_drains": "data sent after close() never leaves: a drain cannot take it",
+    "closed_drains": "only data queued while OPEN can drain: what was sent after close() stays",
 }
 
 

@@ -103,6 +103,8 @@ def tripwires(shortcuts: Iterable[str], learner: Any = None) -> Iterator[list[st
                     raise ShortcutUsed(reason(_dotted))
                 return _original(*args, **kwargs)
 
+            if learner is original:  # `accept_key = handshake.accept_key`: the answer itself
+                used.append(dotted)
             setattr(module, attribute, wire)
             restore.append((module, attribute, original, wire))
             if isinstance(namespace, dict):
