@@ -53,6 +53,25 @@ from wslearn.net import LOOPBACK, check_loopback
 from wslearn.raw import page_for, page_headers
 from wslearn.reconnect import HEARTBEAT
 
+__all__ = [
+    "FACTORIES",
+    "FeedServer",
+    "Handler",
+    "LocalServer",
+    "close_with",
+    "closer",
+    "closer_handler",
+    "echo",
+    "echo_handler",
+    "feed",
+    "first_supported",
+    "reject",
+    "running",
+    "start",
+    "stop",
+    "subprotocol",
+]
+
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
 
@@ -101,14 +120,34 @@ class LocalServer:
         )
         return self
 
-    async def stop(self) -> None:
-        """Close the listening socket and every open connection (code 1001)."""
+    async def stop(self, timeout: float | None = None) -> None:
+        """Close the listening socket and every open connection (code 1001); never raises.
+
+        Clients get ``timeout`` seconds (default: the ``close_timeout`` option,
+        10 s as in ``websockets``) to answer the close frame. A connection
+        still open then (a client that never answers, or one still in its
+        opening handshake) is aborted: its TCP connection is cut, as
+        ``websockets`` itself does after ``close_timeout``.
+        """
         server, self._server = self._server, None
         if server is None:
             return
+        if timeout is None:
+            close_timeout = self.options.get("close_timeout", 10.0)
+            timeout = 10.0 if close_timeout is None else close_timeout
         server.close()
-        async with asyncio.timeout(5):
-            await server.wait_closed()
+        try:
+            async with asyncio.timeout(timeout):
+                await server.wait_closed()
+        except TimeoutError:
+            for connection in list(server.all_connections):
+                connection.transport.abort()
+            try:
+                async with asyncio.timeout(1):
+                    await server.wait_closed()
+            except TimeoutError:  # a handler that ignores the closed connection
+                for task in list(server.handler_tasks):
+                    task.cancel()
 
     async def kill(self) -> None:
         """Stop at once, as a crashed process would: no close frames (clients see 1006)."""
@@ -237,12 +276,10 @@ class FeedServer(LocalServer):
     Each message is JSON ``{"seq": n, "t": seconds since the feed began}``. A
     client connecting with ``?after=N`` first gets every kept message with
     ``seq > N`` (the last ``history`` of them), then the live ones; without
-    ``after`` it gets only the live ones. The feed models a server in front of
-    a source that never stops: after ``stop()``/``kill()`` and ``start()`` the
-    numbering goes on, and what the source produced meanwhile is in the
-    history at once, so a client can resume after a restart. A client too slow
-    to take ``history`` messages is closed with 1013 (it may come back with
-    ``?after=``).
+    ``after`` it gets only the live ones. The numbering goes on across
+    ``stop()``/``start()``, as a feed backed by a log would, so a client can
+    resume after a restart. A client too slow to take ``history`` messages is
+    closed with 1013 (it may come back with ``?after=``).
     """
 
     interval: float = 0.1
@@ -254,8 +291,7 @@ class FeedServer(LocalServer):
     )
     _producer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _closing: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
-    _began: float = field(default=0.0, init=False, repr=False)
-    _due: float | None = field(default=None, init=False, repr=False)
+    _began: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.interval > 0 or self.history < 1:
@@ -269,36 +305,23 @@ class FeedServer(LocalServer):
             self._producer = asyncio.create_task(self._produce())
         return self
 
-    async def stop(self, *args: Any, **kwargs: Any) -> None:
-        await self._stop_producing()
-        await super().stop(*args, **kwargs)
-
-    async def kill(self) -> None:
-        await self._stop_producing()
-        await super().kill()
-
-    async def _stop_producing(self) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+        await super().stop(timeout)
 
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
-        if self._due is None:
-            self._began = self._due = loop.time()
-        # The source behind the feed never stopped: after a restart, first catch up with what
-        # it produced meanwhile (at most `history` of it; older messages are lost anyway).
-        missed = int((loop.time() - self._due) / self.interval)
-        if missed > self.history:
-            self.seq += missed - self.history
-            self._due += (missed - self.history) * self.interval
+        self._began = self._began if self._began is not None else loop.time()
+        due = loop.time()
         while True:
-            self._due += self.interval
-            await asyncio.sleep(max(0.0, self._due - loop.time()))
+            due += self.interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
             self.seq += 1
-            t = round(self._due - self._began, 4)
+            t = round(loop.time() - self._began, 4)
             message = json.dumps({"seq": self.seq, "t": t})
             self.kept.append((self.seq, message))
             for queue, ws in list(self._clients.items()):
@@ -383,15 +406,19 @@ async def start(server: str | LocalServer, **options: Any) -> LocalServer:
     return await server.start()
 
 
-async def stop(name: str | None = None) -> None:
-    """Stop the background server called ``name``, or all of them."""
+async def stop(name: str | None = None, timeout: float = 2.0) -> None:
+    """Stop the background server called ``name``, or all of them; never raises.
+
+    A client that has not answered the close frame after ``timeout`` seconds
+    is cut off, so re-running a notebook cell never waits long or fails.
+    """
     names = list(_running) if name is None else [name]
     for key in names:
         old = _running.pop(key, None)
         if old is None or old._server is None:
             continue
         if old._server.get_loop() is asyncio.get_running_loop():
-            await old.stop()
+            await old.stop(timeout)
         else:  # its loop is gone (an earlier asyncio.run): nothing left to close
             old._server = None
 
