@@ -276,10 +276,12 @@ class FeedServer(LocalServer):
     Each message is JSON ``{"seq": n, "t": seconds since the feed began}``. A
     client connecting with ``?after=N`` first gets every kept message with
     ``seq > N`` (the last ``history`` of them), then the live ones; without
-    ``after`` it gets only the live ones. The numbering goes on across
-    ``stop()``/``start()``, as a feed backed by a log would, so a client can
-    resume after a restart. A client too slow to take ``history`` messages is
-    closed with 1013 (it may come back with ``?after=``).
+    ``after`` it gets only the live ones. The feed models a server in front of
+    a source that never stops: after ``stop()``/``kill()`` and ``start()`` the
+    numbering goes on, and what the source produced meanwhile is in the
+    history at once, so a client can resume after a restart. A client too slow
+    to take ``history`` messages is closed with 1013 (it may come back with
+    ``?after=``).
     """
 
     interval: float = 0.1
@@ -291,7 +293,8 @@ class FeedServer(LocalServer):
     )
     _producer: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _closing: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
-    _began: float | None = field(default=None, init=False, repr=False)
+    _began: float = field(default=0.0, init=False, repr=False)
+    _due: float | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.interval > 0 or self.history < 1:
@@ -305,23 +308,36 @@ class FeedServer(LocalServer):
             self._producer = asyncio.create_task(self._produce())
         return self
 
-    async def stop(self, timeout: float | None = None) -> None:
+    async def stop(self, *args: Any, **kwargs: Any) -> None:
+        await self._stop_producing()
+        await super().stop(*args, **kwargs)
+
+    async def kill(self) -> None:
+        await self._stop_producing()
+        await super().kill()
+
+    async def _stop_producing(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
-        await super().stop(timeout)
 
     async def _produce(self) -> None:
         loop = asyncio.get_running_loop()
-        self._began = self._began if self._began is not None else loop.time()
-        due = loop.time()
+        if self._due is None:
+            self._began = self._due = loop.time()
+        # The source behind the feed never stopped: after a restart, first catch up with what
+        # it produced meanwhile (at most `history` of it; older messages are lost anyway).
+        missed = int((loop.time() - self._due) / self.interval)
+        if missed > self.history:
+            self.seq += missed - self.history
+            self._due += (missed - self.history) * self.interval
         while True:
-            due += self.interval
-            await asyncio.sleep(max(0.0, due - loop.time()))
+            self._due += self.interval
+            await asyncio.sleep(max(0.0, self._due - loop.time()))
             self.seq += 1
-            t = round(loop.time() - self._began, 4)
+            t = round(self._due - self._began, 4)
             message = json.dumps({"seq": self.seq, "t": t})
             self.kept.append((self.seq, message))
             for queue, ws in list(self._clients.items()):
