@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 from conftest import NOTEBOOKS
@@ -34,6 +36,30 @@ def test_notebook_runs_without_errors(name, executed):
     assert any(
         "image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", [])
     ), "every notebook shows at least one figure"
+
+
+# Notebooks about the browser API show the real browser's output beside the Python.
+BROWSER_NOTEBOOKS = [
+    "03_lifecycle_events.ipynb",
+    "04_close_codes.ipynb",
+    "05_buffered_amount.ipynb",
+    "06_build_a_server.ipynb",
+]
+
+
+@pytest.mark.parametrize("name", BROWSER_NOTEBOOKS)
+def test_committed_notebook_shows_chromium_output(name):
+    """Built from its source, the committed notebook carries what Chromium really reported."""
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    texts = [
+        output.get("text", "")
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.output_type == "stream"
+    ]
+    assert any(re.search(r"\bChromium \d+\.\d+\.\d+\.\d+\b", text) for text in texts), (
+        f"{name} shows no output from Chromium (its version): rebuild it with Chromium installed"
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
