@@ -8,11 +8,13 @@ it and a TCP connection, and keeps time. The opening handshake is
 
 Theory of operation
 -------------------
-Each :class:`Connection` runs one background task::
+The opening handshake runs on asyncio streams (:func:`accept`, :func:`connect`).
+Then a :class:`Connection` takes the TCP transport over and asyncio calls it
+with each chunk of bytes, which go straight to the protocol object::
 
-    socket bytes --> protocol.receive_data() --> events --+-- Message --> queue --> recv()
-                                                          +-- Pong    --> wake up ping()
-    protocol.data_to_send() --> socket (pongs, close replies, send(), ping(), close())
+    data_received(bytes) --> protocol.receive_data() --> events --+-- Message --> queue --> recv()
+                                                                  +-- Pong    --> wake up ping()
+    protocol.data_to_send() --> transport.write() (pongs, close replies, send(), ping(), close())
 
 and, with ``ping_interval`` set, a keepalive task: a peer silent for
 ``ping_interval`` seconds gets a PING, and one that has not answered
@@ -35,6 +37,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -144,23 +147,24 @@ async def close_tcp(
 # --- A connection: both sides, after the handshake -----------------------------
 
 
-class Connection:
+class Connection(asyncio.Protocol):
     """One open WebSocket connection; the server's handler and ``connect()`` both get one.
 
     ``send()``, ``recv()``, ``ping()``, ``close()`` and ``async for message in
     connection`` are the whole interface; ``protocol`` is the sans-I/O
-    :class:`wslearn.connection.Connection` doing the work. Received messages
-    wait in a queue; after ``max_queue`` of them the connection stops reading
-    the socket until ``recv()`` takes some, so a slow handler slows the sender
-    down (TCP flow control) instead of filling memory. ``protocol_options``
-    (``max_size``, ``max_fragments``, ``pong_for``, ``reassemble``,
-    ``close_reply``) go to the protocol object.
+    :class:`wslearn.connection.Connection` doing the work. After the handshake
+    this object takes the TCP transport over from the asyncio streams and is
+    called by it (``data_received``, ...), so bytes reach the protocol without
+    a task in between. Received messages wait in a queue; after ``max_queue``
+    of them the connection stops reading the socket until ``recv()`` takes
+    some, so a slow handler slows the sender down (TCP flow control) instead of
+    filling memory. ``protocol_options`` (``max_size``, ``max_fragments``,
+    ``pong_for``, ``reassemble``, ``close_reply``) go to the protocol object.
     """
 
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        transport: asyncio.Transport,
         *,
         client: bool,
         subprotocol: str | None = None,
@@ -178,22 +182,46 @@ class Connection:
         self.max_queue, self.close_timeout = max_queue, close_timeout
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
         self.protocol = connection.Connection(client, **protocol_options)
-        self._reader, self._writer = reader, writer
-        self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue()
-        self._room = asyncio.Event()  # set while the inbox has room: keep reading
-        self._room.set()
+        self.transport = transport
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        loop = asyncio.get_running_loop()
+        self._messages: deque[str | bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None  # a recv() waiting for a message
+        self._reading_paused = False
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
         self._pings: dict[bytes, tuple[asyncio.Future[float], float]] = {}
         self._last_heard = time.monotonic()
-        self._tcp_closed = False
-        self._task = asyncio.create_task(self._run(data))
+        self._closing: asyncio.Task[None] | None = None  # closing TCP, once the protocol says so
+        self._lost: asyncio.Future[None] = loop.create_future()  # TCP is closed
         self._keepalive_task = (
-            asyncio.create_task(self._keepalive()) if ping_interval is not None else None
+            loop.create_task(self._keepalive()) if ping_interval is not None else None
         )
+        self._deliver(self.protocol.receive_data(data))
+
+    @classmethod
+    async def take_over(
+        cls, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes, **options: Any
+    ) -> Connection:
+        """A connection on the TCP transport of ``reader``/``writer`` once the handshake is done.
+
+        ``data`` came right after the HTTP head; whatever else the stream
+        buffered follows it, so no byte is lost or reordered.
+        """
+        reader.feed_eof()  # the stream gets no more bytes: read() returns what it holds, at once
+        data += await reader.read()
+        transport = writer.transport
+        assert isinstance(transport, asyncio.Transport)
+        ws = cls(transport, data=data, **options)
+        ws._streams = (reader, writer)  # a dropped StreamWriter would close the transport
+        transport.set_protocol(ws)
+        transport.resume_reading()
+        return ws
 
     @property
     def state(self) -> State:
         """OPEN, CLOSING (a close frame went out or came in), CLOSED (TCP is closed)."""
-        if self._tcp_closed:
+        if self._lost.done():
             return State.CLOSED
         return State.OPEN if self.protocol.state is State.OPEN else State.CLOSING
 
@@ -220,12 +248,20 @@ class Connection:
 
     async def recv(self) -> str | bytes:
         """The next message (``str`` or ``bytes``); raises :class:`ConnectionClosed` at the end."""
-        message = await self._inbox.get()
-        if message is None:  # the end marker: leave it there for the next caller
-            self._inbox.put_nowait(None)
-            raise self._closed_error()
-        if self._inbox.qsize() < self.max_queue:
-            self._room.set()
+        while not self._messages:
+            if self._lost.done():
+                raise self._closed_error()
+            if self._waiter is not None:
+                raise RuntimeError("another task is already waiting in recv()")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        message = self._messages.popleft()
+        if self._reading_paused and len(self._messages) < self.max_queue:
+            self._reading_paused = False
+            self.transport.resume_reading()
         return message
 
     async def __aiter__(self) -> AsyncIterator[str | bytes]:
@@ -252,7 +288,7 @@ class Connection:
         waiter = asyncio.get_running_loop().create_future()
         self._pings[payload] = (waiter, time.monotonic())
         await self._write_out()
-        await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiter, self._lost}, return_when=asyncio.FIRST_COMPLETED)
         if not waiter.done():  # the connection ended first: no pong is coming
             raise self._closed_error()
         return waiter.result()
@@ -267,72 +303,105 @@ class Connection:
         """
         if self.protocol.state is State.OPEN:
             self.protocol.send_close(code, reason)  # ValueError for a code that may not be sent
-            self._room.set()  # keep reading: the peer's close frame must get through
-            with contextlib.suppress(OSError):
-                self._writer.write(self.protocol.data_to_send())
-                await self._writer.drain()
-        done, _ = await asyncio.wait({self._task}, timeout=self.close_timeout)
-        if not done:
-            self._writer.transport.abort()  # no answer in time: the result is a 1006
-        await self.wait_closed()
+            self._deliver([])  # write it; keep reading: the peer's close frame must get through
+            self._resume_reading()
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await asyncio.shield(self._lost)
+        except TimeoutError:
+            self.transport.abort()  # no answer in time: the result is a 1006
+            await self.wait_closed()
 
     async def wait_closed(self) -> None:
         """Wait until the TCP connection is closed."""
-        await asyncio.shield(self._task)
+        await asyncio.shield(self._lost)
 
     @property
     def close_code(self) -> int | None:
         """The code of the peer's close frame; 1006 if none came; ``None`` until closed."""
-        return self._closed_error().code if self._tcp_closed else None
+        return self._closed_error().code if self._lost.done() else None
 
     @property
     def close_reason(self) -> str | None:
         """The reason in the peer's close frame (``""`` if none); ``None`` until closed."""
-        return self._closed_error().reason if self._tcp_closed else None
+        return self._closed_error().reason if self._lost.done() else None
 
     def __repr__(self) -> str:
         side = "client" if self.client else "server"
         return f"<Connection {side} {self.state.name} subprotocol={self.subprotocol!r}>"
 
-    # -- the I/O loop --
+    # -- called by the transport (asyncio.Protocol) --
 
-    async def _run(self, data: bytes) -> None:
-        """The background task: bytes to the protocol until it says stop, then close TCP."""
-        protocol = self.protocol
-        try:
-            await self._handle(protocol.receive_data(data))
-            while not protocol.close_tcp:
-                if protocol.state is State.OPEN:
-                    await self._room.wait()  # a full inbox: let TCP slow the peer down
-                chunk = await self._reader.read(READ_SIZE)
-                if not chunk:
-                    break  # TCP ended (without a closing handshake: 1006)
-                self._last_heard = time.monotonic()
-                await self._handle(protocol.receive_data(chunk))
-        except OSError:
-            pass  # the TCP connection broke: nothing can be sent any more
-        finally:
-            if protocol.error is not None:
-                logger.debug("failed the connection: %s", protocol.error)
-            protocol.receive_eof()  # nothing more is read from here on
-            await close_tcp(
-                self._reader, self._writer, first=not self.client, timeout=self.close_timeout
-            )
-            self._set_closed()
+    def data_received(self, data: bytes) -> None:
+        self._last_heard = time.monotonic()
+        self._deliver(self.protocol.receive_data(data))
 
-    async def _handle(self, events: list[connection.Event]) -> None:
-        """Deliver messages, wake up pings, write what the protocol queued (pongs, replies)."""
+    def eof_received(self) -> bool:
+        self.protocol.receive_eof()  # TCP ended: without a close frame that is a 1006
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.receive_eof()
+        if self.protocol.error is not None:
+            logger.debug("failed the connection: %s", self.protocol.error)
+        if not self._lost.done():
+            self._lost.set_result(None)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)  # recv() raises ConnectionClosed
+        self._wake_writers()
+        self._pings.clear()
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._wake_writers()
+
+    # -- the glue --
+
+    def _deliver(self, events: list[connection.Event]) -> None:
+        """Queue messages, wake up pings, write what the protocol queued, close TCP when due."""
         for event in events:
             if type(event) is Message:
-                self._inbox.put_nowait(event.data)
+                self._messages.append(event.data)
             elif type(event) is Pong:
                 self._on_pong(event.payload)
-        if self._inbox.qsize() >= self.max_queue and self.protocol.state is State.OPEN:
-            self._room.clear()
-        data = self.protocol.data_to_send()
-        if data:
-            self._writer.write(data)
-            await self._writer.drain()
+        if self._messages:
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
+            full = len(self._messages) >= self.max_queue and self.protocol.state is State.OPEN
+            if full and not self._reading_paused:
+                self._reading_paused = True  # TCP flow control slows the peer down
+                self.transport.pause_reading()
+        if data := self.protocol.data_to_send():
+            self.transport.write(data)
+        if self.protocol.close_tcp and self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._close_tcp())
+
+    async def _close_tcp(self) -> None:
+        """Close TCP once the closing handshake is over, or the protocol failed.
+
+        The server sends its FIN first (§7.1.1), so that the client's port is
+        not stuck in TIME_WAIT; either side then waits for the peer's FIN for
+        at most ``close_timeout`` seconds (reading and dropping what still
+        comes, §1.4) before cutting the connection off.
+        """
+        self._resume_reading()
+        if not self.client and self.transport.can_write_eof() and not self.transport.is_closing():
+            self.transport.write_eof()
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await asyncio.shield(self._lost)
+        except TimeoutError:
+            self.transport.abort()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
 
     def _on_pong(self, payload: bytes) -> None:
         """Wake up the ``ping()`` this PONG answers, and any earlier one.
@@ -354,7 +423,7 @@ class Connection:
         assert self.ping_interval is not None
         while self.protocol.state is State.OPEN:
             idle = time.monotonic() - self._last_heard
-            if idle < self.ping_interval or not self._room.is_set():
+            if idle < self.ping_interval or self._reading_paused:
                 # Not idle yet; or our own inbox is full, so we are not reading its pong.
                 await asyncio.sleep(max(self.ping_interval - idle, 0.001))
                 continue
@@ -365,31 +434,29 @@ class Connection:
                 # No PONG: the peer (or the path to it) is dead. Say why, then cut TCP.
                 logger.debug("keepalive ping timeout: dropping %r", self)
                 self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-                with contextlib.suppress(OSError):
-                    self._writer.write(self.protocol.data_to_send())
-                self._writer.transport.abort()
+                self.transport.write(self.protocol.data_to_send())
+                self.transport.abort()
                 return
             except ConnectionClosed:
                 return
 
     async def _write_out(self) -> None:
-        """Write what the protocol queued; wait while the socket's send buffer is full."""
-        try:
-            self._writer.write(self.protocol.data_to_send())
-            await self._writer.drain()
-        except OSError:
-            self._writer.transport.abort()  # the connection broke under us
-            await self.wait_closed()
-            raise self._closed_error() from None
+        """Write what the protocol queued; wait while the transport's buffer is too full."""
+        if self._lost.done():
+            raise self._closed_error()
+        self.transport.write(self.protocol.data_to_send())
+        if self._writing_paused:
+            waiter = asyncio.get_running_loop().create_future()
+            self._drain_waiters.append(waiter)
+            await waiter
+            if self._lost.done():
+                raise self._closed_error()
 
-    def _set_closed(self) -> None:
-        """TCP is closed: wake up recv() (ping() watches the task itself)."""
-        self._tcp_closed = True
-        self._room.set()
-        self._inbox.put_nowait(None)
-        self._pings.clear()
-        if self._keepalive_task is not None and self._keepalive_task is not asyncio.current_task():
-            self._keepalive_task.cancel()
+    def _wake_writers(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _closed_error(self) -> ConnectionClosed:
         """The exception describing how this connection ended."""
@@ -447,8 +514,8 @@ async def accept(
     await writer.drain()
     if agreed:
         options["deflate"] = agreed[1]
-    return Connection(
-        reader, writer, client=False, subprotocol=subprotocol, request=request, data=data, **options
+    return await Connection.take_over(
+        reader, writer, data, client=False, subprotocol=subprotocol, request=request, **options
     )
 
 
@@ -691,8 +758,8 @@ class connect:
             except BaseException:
                 writer.transport.abort()
                 raise
-        return Connection(
-            reader, writer, client=True, subprotocol=subprotocol, data=data, **self.options
+        return await Connection.take_over(
+            reader, writer, data, client=True, subprotocol=subprotocol, **self.options
         )
 
     def __await__(self) -> Generator[Any, None, Connection]:
