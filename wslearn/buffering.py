@@ -408,7 +408,7 @@ async def send_throttled(
     duration: float,
     should_send: Callable[[int, int], bool] = operator.lt,
 ) -> SendLog:
-    """The seed's pattern: every ``interval``, send only if ``bufferedAmount < max_data``.
+    """The classic browser throttle: every ``interval``, send only if ``bufferedAmount < max_data``.
 
     In JS: ``setInterval(() => { if (ws.bufferedAmount < maxData) ws.send(data) }, ms)``.
     The queue never exceeds ``max_data - 1 + size``, and a stream (a file in

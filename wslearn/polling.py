@@ -58,12 +58,12 @@ class EventSource:
 
     events: int = 20
     period: float = 0.05
-    seed: int = 0
+    random_state: int = 0  # the jitter is random but repeatable
     created: list[float] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
-        rng = random.Random(self.seed)
+        rng = random.Random(self.random_state)
         for _ in range(self.events):
             await asyncio.sleep(self.period * rng.uniform(0.5, 1.5))
             self.created.append(time.perf_counter())

@@ -1,6 +1,6 @@
 """Local WebSocket servers for the course, on 127.0.0.1 and an OS-chosen port.
 
-The seed's examples talked to a public echo host that no longer exists, and
+The 2016 article's examples talked to a public echo host that no longer exists, and
 the course runs offline, so every demo talks to one of these instead:
 
 - ``echo()``: sends every text or binary message straight back.

@@ -34,7 +34,7 @@ The readyState machine (WHATWG "feedback from the protocol")::
 
 Choices (each also checked in tests/test_browser_parity.py):
 
-- Extensions: Chromium offers ``permessage-deflate``; this port offers none,
+- Extensions: Chromium offers ``permessage-deflate``; wslearn's ``WebSocket`` offers none,
   so the bytes on the wire are the bytes a learner decodes by hand and
   ``extensions`` is always ``""``.
 - ``binaryType``: Python has neither ``Blob`` nor ``ArrayBuffer``, so binary
@@ -301,7 +301,7 @@ class WebSocket:
 
     @property
     def extensions(self) -> str:
-        """Always ``""``: this port offers no extension (Chromium offers permessage-deflate)."""
+        """Always ``""``: no extension is offered (Chromium offers permessage-deflate)."""
         return self._extensions
 
     @property

@@ -21,7 +21,7 @@ SENDER_COLOURS = {
 }
 SENDER_LABELS = {
     "unthrottled": "unthrottled",
-    "throttled": "throttled (the seed's pattern)",
+    "throttled": "throttled (send while bufferedAmount < maxData)",
     "latest": "latest value wins",
     "drained": "event-driven (low-water mark)",
     "websockets": "websockets: await send()",
