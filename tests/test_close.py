@@ -26,13 +26,12 @@ from websockets.frames import Close
 from wslearn.close import (
     NEVER_ON_WIRE,
     CloseCode,
-    check_close_args,
     decode_close,
     describe,
     encode_close,
     is_sendable,
 )
-from wslearn.dom import DOMException
+from wslearn.dom import DOMException, check_close_args
 from wslearn.framing import Frame, Opcode, ProtocolError, encode_frame
 
 # --------------------------------------------------------------------------------------
@@ -278,6 +277,38 @@ def test_decode_close_malformed_payload_raises_with_answer_code(
     with pytest.raises(ProtocolError) as info:
         decode_close(payload)
     assert info.value.code == answer
+
+
+def test_decode_close_takes_any_bytes_like() -> None:
+    payload = encode_close(4000, "bye é")
+    for buffer in (
+        payload,
+        bytearray(payload),
+        memoryview(payload),
+        memoryview(b"xx" + payload)[2:],
+    ):
+        assert decode_close(buffer) == (4000, "bye é")
+    with pytest.raises(ProtocolError) as error:
+        decode_close(memoryview(payload[:2] + b"\xff"))
+    assert error.value.code == 1007
+
+
+def test_the_rfc_modules_import_nothing_from_the_browser_side() -> None:
+    import ast
+    import importlib
+    from pathlib import Path
+
+    for name in ("handshake", "framing", "close"):
+        module = importlib.import_module(f"wslearn.{name}")
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        browser = {"wslearn.dom", "wslearn.websocket", "wslearn.url", "wslearn.browser"}
+        assert imported & browser == set(), name
 
 
 def test_decode_close_accepts_exactly_125_bytes() -> None:

@@ -948,3 +948,32 @@ def test_buffered_below_wakes_when_the_buffer_drains_and_fails_when_it_never_wil
     assert stuck > 1_000_000  # the stalled reader left most of 2.5 MiB queued
     assert drained <= 64 * 1024
     assert outcome == "ConnectionError"
+
+
+def test_the_two_halves_talk_only_through_public_names() -> None:
+    """Neither half of wslearn's ``WebSocket`` touches the other's private attributes.
+
+    The API half holds ``self._connection`` and may only use its public
+    methods; the network half holds ``self.feedback`` callbacks and nothing of
+    the ``WebSocket``. A private name reached through any object other than
+    ``self`` (``ws._buffered_amount``, ``self._connection._x``) fails this test.
+    """
+    import ast
+    from pathlib import Path
+
+    import wslearn.websocket as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    reach_ins = []
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+        if cls.name not in ("WebSocket", "_Connection"):
+            continue
+        for node in ast.walk(cls):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")):
+                continue
+            if node.attr.startswith("__") or (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            ):
+                continue
+            reach_ins.append(f"{cls.name} line {node.lineno}: {ast.unparse(node)}")
+    assert reach_ins == []

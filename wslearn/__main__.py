@@ -16,6 +16,8 @@ import contextlib
 import sys
 from pathlib import Path
 
+__all__ = ["main"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

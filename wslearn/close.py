@@ -16,15 +16,16 @@ four registered codes (1004, 1005, 1006, 1015) exist only so that an API can
 
 The browser's ``WebSocket.close(code, reason)`` is stricter still: a script may
 only choose 1000 or a code in 3000-4999 (WHATWG WebSockets, "validate close
-code and reason").  The protocol-level codes are the browser's to send.
+code and reason").  The protocol-level codes are the browser's to send.  That
+rule belongs to the browser side (``wslearn.dom.check_close_args``): this
+module is RFC 6455 only and imports nothing from the browser side.
 
-This module has five parts, one per idea:
+This module has four parts, one per idea:
 
 - ``CloseCode``: every registered code, with its meaning and whether it may be sent;
 - ``describe(code)``: what any integer means as a close code;
 - ``is_sendable(code)``: may this code appear in a Close frame?
-- ``encode_close`` / ``decode_close``: the Close frame payload, both directions;
-- ``check_close_args``: the browser's ``close()`` argument rules.
+- ``encode_close`` / ``decode_close``: the Close frame payload, both directions.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 
-from wslearn.dom import DOMException, usv_string
 from wslearn.framing import ProtocolError
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "MAX_REASON_BYTES",
     "NEVER_ON_WIRE",
     "CloseCode",
-    "check_close_args",
     "decode_close",
     "describe",
     "encode_close",
@@ -189,13 +188,14 @@ def encode_close(code: int | None = None, reason: str = "") -> bytes:
     return payload
 
 
-def decode_close(payload: bytes) -> tuple[int, str]:
-    """Read a received Close frame payload as ``(code, reason)``.
+def decode_close(payload: bytes | bytearray | memoryview) -> tuple[int, str]:
+    """Read a received Close frame payload (any bytes-like) as ``(code, reason)``.
 
     An empty payload gives ``(1005, "")``: §7.1.5 says the connection close
     code is then 1005, "no status received".  Anything malformed raises
     ``ProtocolError`` whose ``.code`` is the code to close with in return.
     """
+    payload = bytes(payload)
     if len(payload) > MAX_CLOSE_PAYLOAD:
         # §5.5: "All control frames MUST have a payload length of 125 bytes or less".
         raise ProtocolError(f"close payload is {len(payload)} bytes; at most 125 allowed")
@@ -215,61 +215,3 @@ def decode_close(payload: bytes) -> tuple[int, str]:
         # §8.1: invalid UTF-8 fails the connection; §7.4.1: 1007 is the code for it.
         raise ProtocolError(f"close reason is not valid UTF-8: {exc}", code=1007) from None
     return code, reason
-
-
-def check_close_args(
-    code: int | None = None, reason: str | None = None
-) -> tuple[int | None, bytes]:
-    """Apply the browser's ``WebSocket.close(code, reason)`` argument rules.
-
-    The WHATWG steps ("validate close code and reason"), in this order:
-
-    1. a ``code`` that is present but neither 1000 nor in 3000-4999 throws a
-       ``DOMException`` named ``InvalidAccessError``;
-    2. a ``reason`` whose UTF-8 encoding is longer than 123 bytes throws a
-       ``DOMException`` named ``SyntaxError``.
-
-    So ``close(1001, <200 bytes>)`` is an InvalidAccessError, not a SyntaxError.
-
-    Returns ``(code, reason_bytes)`` as the close frame should carry them:
-    ``(None, b"")`` means "send a Close frame with no body"; a reason given
-    without a code gets code 1000 (WHATWG "close the WebSocket").
-
-    Python mapping of the WebIDL types.  In the browser ``code`` is an
-    ``optional [Clamp] unsigned short``: JS numbers are rounded and clamped to
-    0-65535 before step 1, so ``close(70000)`` is checked as 65535 and
-    ``close(-1)`` as 0; both fail step 1 anyway.  Here ``None`` means "not
-    present", an ``int`` is clamped the same way, and anything else (a float,
-    a string, a bool) raises ``TypeError``: Python code should pass an int.
-    ``reason`` is a ``USVString``: JS strings are UTF-16 and lone surrogates
-    become U+FFFD.  A Python ``str`` holding surrogates gets the same treatment.
-    """
-    if code is not None:
-        if isinstance(code, bool) or not isinstance(code, int):
-            raise TypeError(f"close code must be an int or None, not {type(code).__name__}")
-        code = min(max(code, 0), 0xFFFF)  # WebIDL [Clamp] unsigned short
-        # Step 1: "If code is not null, but is neither an integer equal to 1000
-        # nor an integer in the range 3000 to 4999, inclusive, throw an
-        # 'InvalidAccessError' DOMException."
-        if code != 1000 and not 3000 <= code <= 4999:
-            raise DOMException(
-                f"The close code must be either 1000, or between 3000 and 4999. {code} is neither.",
-                "InvalidAccessError",
-            )
-    reason_bytes = b""
-    if reason is not None:
-        if not isinstance(reason, str):
-            raise TypeError(f"close reason must be a str or None, not {type(reason).__name__}")
-        # Step 2: "Let reasonBytes be the result of UTF-8 encoding reason.
-        # If reasonBytes is longer than 123 bytes, then throw a 'SyntaxError'."
-        reason_bytes = usv_string(reason).encode("utf-8")
-        if len(reason_bytes) > MAX_REASON_BYTES:
-            raise DOMException(
-                f"The close reason must not be longer than {MAX_REASON_BYTES} bytes "
-                f"of UTF-8; it is {len(reason_bytes)}.",
-                "SyntaxError",
-            )
-    # "Close the WebSocket": if reason is non-empty but code is null, use 1000.
-    if code is None and reason_bytes:
-        code = int(CloseCode.NORMAL_CLOSURE)
-    return code, reason_bytes

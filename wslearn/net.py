@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 
+__all__ = ["LOOPBACK", "check_loopback"]
+
 LOOPBACK = "127.0.0.1"
 
 

@@ -19,6 +19,8 @@ from urllib.parse import unquote
 
 from wslearn.dom import DOMException
 
+__all__ = ["DEFAULT_PORT", "URLRecord", "parse_websocket_url", "syntax_error"]
+
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _PATH_ENCODE = set(' "#<>?`{}')
 _QUERY_ENCODE = set(" \"#<>'")

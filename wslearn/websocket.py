@@ -72,7 +72,6 @@ timestamped log of every event and readyState change (for timeline figures).
 from __future__ import annotations
 
 import asyncio
-import codecs
 import inspect
 import os
 import re
@@ -92,8 +91,10 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import WebSocketURI
 
-from wslearn.close import check_close_args
-from wslearn.dom import DOMException, usv_string
+from wslearn.dom import DOMException, check_close_args, usv_string
+from wslearn.framing import Assembler, Message, ProtocolError
+from wslearn.framing import Frame as CourseFrame
+from wslearn.framing import Opcode as CourseOpcode
 from wslearn.url import DEFAULT_PORT, parse_websocket_url, syntax_error
 
 __all__ = [
@@ -521,8 +522,13 @@ class WebSocket:
                 future.cancel()
             self._drain_waiters = [(m, f) for m, f in self._drain_waiters if not f.done()]
 
-    def _drained(self) -> None:
-        """Bytes left the buffer: wake the ``buffered_below`` waiters it satisfies."""
+    def _sent(self, handed: int) -> None:
+        """The network half handed ``handed`` bytes of application data to the OS.
+
+        ``bufferedAmount`` falls by that much; ``buffered_below`` waiters it
+        now satisfies wake up.
+        """
+        self._buffered_amount -= handed
         amount = self._buffered_amount
         for mark, future in self._drain_waiters:
             if amount <= mark and not future.done():
@@ -600,9 +606,27 @@ class WebSocket:
         secure = record.scheme == "wss"
         port = record.port or DEFAULT_PORT[record.scheme]
         uri = WebSocketURI(secure, host, port, record.path, record.query or "")
+        feedback = _Feedback(
+            opened=self._opened,
+            message=self._message,
+            closing=self._closing_started,
+            closed=self._closed,
+            sent=self._sent,
+        )
+
+        def connection() -> _Connection:
+            self._connection = _Connection(
+                uri,
+                feedback,
+                subprotocols=self._offered,
+                close_timeout=self._close_timeout,
+                send_buffer=self._send_buffer,
+            )
+            return self._connection
+
         try:
             await self._loop.create_connection(
-                lambda: _Connection(self, uri),
+                connection,
                 host,
                 port,
                 ssl=ssl.create_default_context() if secure else None,
@@ -704,20 +728,47 @@ class _Outgoing:
         self.sent = 0
 
 
+class _Feedback(NamedTuple):
+    """What the network half reports to the API half: the whole interface between them.
+
+    The API half calls the network half's ``send_message``, ``send_close`` and
+    ``abort``; the network half calls these, and nothing else, back. Each one
+    queues a task on the API side (see ``WebSocket._queue``) except ``sent``,
+    which only updates ``bufferedAmount``.
+    """
+
+    opened: Callable[[str], None]  # the handshake succeeded, with this subprotocol
+    message: Callable[[str | bytes], None]  # a whole message arrived
+    closing: Callable[[int, str], None]  # the server's close frame arrived (code, reason)
+    closed: Callable[[int, str, bool, str | None], None]  # TCP closed (code, reason, clean, error)
+    sent: Callable[[int], None]  # this many bytes of application data went to the OS
+
+
 class _Connection(asyncio.Protocol):
     """Drives a sans-I/O ``ClientProtocol`` over an asyncio transport.
 
     Owns the send queue and the transport's flow control; reports what happens
-    to its ``WebSocket`` through the methods that queue tasks.
+    through its ``_Feedback`` callbacks. Messages are put together (and text
+    checked as UTF-8) by ``wslearn.framing.Assembler``, the course's own.
     """
 
-    def __init__(self, ws: WebSocket, uri: WebSocketURI) -> None:
-        self.ws = ws
-        self.loop = ws._loop
-        ws._connection = self
+    def __init__(
+        self,
+        uri: WebSocketURI,
+        feedback: _Feedback,
+        *,
+        subprotocols: list[str],
+        close_timeout: float,
+        send_buffer: int | None,
+    ) -> None:
+        self.feedback = feedback
+        self.loop = asyncio.get_running_loop()
+        self.offered = subprotocols
+        self.close_timeout = close_timeout
+        self.send_buffer = send_buffer
         self.protocol = ClientProtocol(
             uri,
-            subprotocols=ws._offered or None,
+            subprotocols=subprotocols or None,
             extensions=None,  # no permessage-deflate: see the module docstring
             max_size=None,  # browsers put no limit on incoming messages
         )
@@ -728,10 +779,7 @@ class _Connection(asyncio.Protocol):
         self.close_timer: asyncio.TimerHandle | None = None
         self.failure: str | None = None
         self.opened = False
-        # message being received: ("text", decoder, parts) or ("binary", None, parts)
-        self.text: bool = False
-        self.decoder: codecs.IncrementalDecoder | None = None
-        self.parts: list[Any] | None = None
+        self.assembler = Assembler()  # no max_size: browsers put no limit on messages
 
     # -- asyncio.Protocol ----------------------------------------------------------
 
@@ -743,8 +791,8 @@ class _Connection(asyncio.Protocol):
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
         sock = transport.get_extra_info("socket")
-        if self.ws._send_buffer is not None and sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.ws._send_buffer)
+        if self.send_buffer is not None and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
         request = self.protocol.connect()
         request.headers["User-Agent"] = USER_AGENT
         self.protocol.send_request(request)
@@ -776,7 +824,7 @@ class _Connection(asyncio.Protocol):
         if not self.opened:
             # the opening handshake never completed: the connection *failed*
             failure = self.failure or _handshake_failure(protocol.handshake_exc, exc)
-            self.ws._closed(1006, "", clean=False, error=failure)
+            self.feedback.closed(1006, "", False, failure)
             return
         rcvd, sent = protocol.close_rcvd, protocol.close_sent
         # RFC 6455 §7.1.5: no close frame received means code 1006.
@@ -784,7 +832,7 @@ class _Connection(asyncio.Protocol):
         reason = "" if rcvd is None else rcvd.reason
         # §7.1.1 "closed cleanly": both close frames went through before TCP closed.
         clean = rcvd is not None and sent is not None and self.failure is None
-        self.ws._closed(code, reason, clean=clean, error=self.failure)
+        self.feedback.closed(code, reason, clean, self.failure)
 
     # -- reading -------------------------------------------------------------------
 
@@ -793,7 +841,7 @@ class _Connection(asyncio.Protocol):
             if isinstance(event, Response):
                 if self.protocol.handshake_exc is not None:
                     pass  # reported by connection_lost(), once the transport is closed
-                elif self.ws._offered and self.protocol.subprotocol is None:
+                elif self.offered and self.protocol.subprotocol is None:
                     # WHATWG "establish a WebSocket connection": "If protocols is
                     # not the empty list and extracting header list values given
                     # `Sec-WebSocket-Protocol` ... results in null ... fail".
@@ -806,7 +854,7 @@ class _Connection(asyncio.Protocol):
                     return
                 else:
                     self.opened = True
-                    self.ws._opened(self.protocol.subprotocol or "")
+                    self.feedback.opened(self.protocol.subprotocol or "")
             elif isinstance(event, Frame):
                 self._frame(event)
             if self.failure is not None:
@@ -821,34 +869,27 @@ class _Connection(asyncio.Protocol):
         self._queue_writes()
 
     def _frame(self, frame: Frame) -> None:
-        opcode = frame.opcode
-        if opcode in (Opcode.TEXT, Opcode.BINARY):
-            self.text = opcode is Opcode.TEXT
-            self.decoder = codecs.getincrementaldecoder("utf-8")() if self.text else None
-            self.parts = []
-        elif opcode is Opcode.CLOSE:
+        if frame.opcode is Opcode.CLOSE:
             rcvd = self.protocol.close_rcvd
             if rcvd is not None:
-                self.ws._closing_started(int(rcvd.code), rcvd.reason)
+                self.feedback.closing(int(rcvd.code), rcvd.reason)
             return
-        elif opcode is not Opcode.CONT:
-            return  # ping (the pong is already queued) or pong
-        assert self.parts is not None
-        if self.decoder is not None:
-            try:
-                self.parts.append(self.decoder.decode(frame.data, final=frame.fin))
-            except UnicodeDecodeError:
-                # Chromium: close 1002 "Invalid UTF-8 in text frame" (RFC 6455
-                # §8.1 says fail the connection; §7.4.1 would suggest 1007).
-                self.failure = "Could not decode a text frame as UTF-8."
-                self.protocol.fail(1002, "Invalid UTF-8 in text frame")
-                return
-        else:
-            self.parts.append(frame.data)
-        if frame.fin:
-            data = "".join(self.parts) if self.text else b"".join(self.parts)
-            self.parts = None
-            self.ws._message(data)
+        if frame.opcode in (Opcode.PING, Opcode.PONG):
+            return  # the pong is already queued by the protocol
+        # websockets' parser already enforced §5.4's fragment order; the
+        # Assembler joins the fragments and checks text as UTF-8 on the way.
+        try:
+            done = self.assembler.feed(
+                CourseFrame(frame.fin, CourseOpcode(frame.opcode), frame.data)
+            )
+        except ProtocolError:
+            # Chromium: close 1002 "Invalid UTF-8 in text frame" (RFC 6455
+            # §8.1 says fail the connection; §7.4.1 would suggest 1007).
+            self.failure = "Could not decode a text frame as UTF-8."
+            self.protocol.fail(1002, "Invalid UTF-8 in text frame")
+            return
+        if isinstance(done, Message):
+            self.feedback.message(done.data)
 
     # -- writing -------------------------------------------------------------------
 
@@ -889,6 +930,7 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        handed = 0
         while self.queue and not self.paused:
             item = self.queue[0]
             if item is None:
@@ -901,13 +943,12 @@ class _Connection(asyncio.Protocol):
             item.sent += len(chunk)
             # only the payload at the end of the frame counts in bufferedAmount
             payload_start = len(item.data) - item.app
-            handed = max(0, item.sent - max(start, payload_start))
-            self.ws._buffered_amount -= handed
+            handed += max(0, item.sent - max(start, payload_start))
             if item.sent == len(item.data):
                 self.queue.popleft()
             transport.write(chunk)  # may call pause_writing() right away
-        if self.ws._drain_waiters:
-            self.ws._drained()
+        if handed:
+            self.feedback.sent(handed)
         if not self.queue and self.failure is not None:
             # we *failed* the connection (RFC 6455 §7.1.7) and our close frame
             # is out: like Chromium, drop TCP now rather than wait for the server
@@ -915,7 +956,7 @@ class _Connection(asyncio.Protocol):
         elif not self.queue and self.protocol.close_expected() and self.close_timer is None:
             # our close frame is on its way: give the server close_timeout
             # seconds to finish the handshake and close TCP, then drop it.
-            self.close_timer = self.loop.call_later(self.ws._close_timeout, transport.abort)
+            self.close_timer = self.loop.call_later(self.close_timeout, transport.abort)
 
 
 def _handshake_failure(handshake_exc: Exception | None, exc: Exception | None) -> str:

@@ -158,7 +158,8 @@ def close_code_ranges() -> Figure:
 
     from matplotlib.patches import ConnectionPatch, Rectangle
 
-    from wslearn.close import CloseCode, check_close_args, is_sendable
+    from wslearn.close import CloseCode, is_sendable
+    from wslearn.dom import check_close_args
 
     def page_may_send(code: int) -> bool:
         try:
