@@ -115,7 +115,9 @@ def reconnection_storm(storms: Sequence[Storm], width: float = 0.05) -> Figure:
     One panel per ``reconnect.storm()`` result, on one time axis from the
     moment the server went down: bars for every attempt (failed ones while
     the server is down included), a line for the connections the restarted
-    server accepted, a dotted line where it was listening again.
+    server accepted, a dotted line where it was listening again, a dashed one
+    where the last client was back. The title's peaks are over any window of
+    ``width`` seconds (``Storm.peak``), so a burst split by a bin edge counts whole.
     """
     fig, axes = figure(9, 1.9 * len(storms) + 0.6, nrows=len(storms), sharex=True, sharey=True)
     axes = list(axes) if len(storms) > 1 else [axes]
@@ -129,13 +131,13 @@ def reconnection_storm(storms: Sequence[Storm], width: float = 0.05) -> Figure:
         ax.axvline(storm.restarted_at, color=NETWORK, lw=0.8, ls=":")
         ax.axvline(storm.all_back, color=colour, lw=0.8, ls="--")
         ax.set_title(
-            f'jitter="{storm.jitter}": peak {storm.peak_attempts(width)} attempts and '
-            f"{storm.peak_accepts(width)} accepts per {width * 1000:.0f} ms; "
+            f'jitter="{storm.jitter}": busiest {width * 1000:.0f} ms window '
+            f"{storm.peak_attempts(width)} attempts, {storm.peak_accepts(width)} accepts; "
             f"all {storm.clients} back after {storm.all_back:.2f} s",
             fontsize=FONT_SIZE,
             loc="left",
         )
-        ax.set_ylabel(f"per {width * 1000:.0f} ms")
+        ax.set_ylabel(f"per {width * 1000:.0f} ms bin")
     axes[0].legend(loc="upper right", fontsize=8, frameon=False)
     axes[-1].text(
         storms[-1].restarted_at,
