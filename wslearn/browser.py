@@ -169,7 +169,7 @@ class EventLog:
     events: list[dict[str, Any]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # messages of the throws, in order
-    console: list[str] = field(default_factory=list)  # the browser's console lines
+    console: list[str] = field(default_factory=list)  # console lines (of overlapping runs too)
     result: Any = None  # what the snippet returned
     timed_out: bool = False
 
@@ -459,7 +459,7 @@ class Chromium:
         try:
             raw = await page.evaluate(_HARNESS, [js, url, args, int(timeout * 1000)])
         finally:
-            self._console_lines.remove(console)
+            self._console_lines = [lines for lines in self._console_lines if lines is not console]
         events = [{k: _from_js(v) for k, v in event.items()} for event in raw["events"]]
         return EventLog(
             version=self.version,
@@ -482,7 +482,8 @@ class Chromium:
         return self._page
 
     def _console(self, message: Any) -> None:
-        # Runs going on at once share the tab: each of them gets every line.
+        # Runs going on at once share the tab, so each of them gets every line
+        # (run them one after the other where the console lines matter).
         for lines in self._console_lines:
             lines.append(message.text)
 

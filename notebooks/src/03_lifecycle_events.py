@@ -339,11 +339,11 @@ endings = [
     closings.Ending("server drops TCP", f"{closer.url}/?code=1006"),
 ]
 in_chromium = [await closings.in_chromium(ending) for ending in endings]
-in_python = [await closings.in_python(ending) for ending in endings]
+in_python = await asyncio.gather(*(closings.in_python(ending) for ending in endings))
 print(closings.compare([e.name for e in endings], in_chromium, in_python))
 
 # %%
-lives = {ending.name: seen.ws.events for ending, seen in zip(endings, in_python)}
+lives = {ending.name: seen.ws.events for ending, seen in zip(endings, in_python, strict=True)}
 fig = plots.readystate_timeline(lives)
 
 # %% [markdown]
@@ -366,7 +366,7 @@ fig = plots.readystate_timeline(lives)
 # the text wslearn's `WebSocket` keeps in `ws.events` in their place:
 
 # %%
-for ending, chromium, seen in zip(endings, in_chromium, in_python):
+for ending, chromium, seen in zip(endings, in_chromium, in_python, strict=True):
     said = [entry.details["message"] for entry in seen.ws.events if entry.type == "error"]
     if said:
         print(f"{ending.name}\n  Chromium: {chromium.console[-1]}\n  wslearn:  {said[0]}")
