@@ -296,7 +296,7 @@ class Connection:
         reader.receive(data)
         events: list[Event] = []
         try:
-            while (frame := reader.next_frame()) is not None:
+            while reader.buffered and (frame := reader.next_frame()) is not None:
                 event = self._on_frame(frame)
                 if event is not None:
                     events.append(event)
@@ -332,6 +332,16 @@ class Connection:
         return self._on_close(frame)
 
     def _on_data(self, frame: Frame) -> Message | None:
+        if self._count == 0 and frame.fin and self._assembler is not None:
+            # The common case, a whole message in one frame: nothing to join or keep.
+            # (FrameReader has checked its size; the Assembler checks the other cases.)
+            if frame.opcode is Opcode.BINARY:
+                return Message(Opcode.BINARY, frame.payload)
+            if frame.opcode is Opcode.TEXT:
+                try:
+                    return Message(Opcode.TEXT, frame.payload.decode("utf-8"))
+                except UnicodeDecodeError as exc:  # §8.1; 1007: §7.4.1
+                    raise ProtocolError(f"invalid UTF-8 in TEXT message: {exc}", 1007) from None
         self._count += 1
         if self.max_fragments is not None and self._count > self.max_fragments:
             # An endless message of (empty) fragments would hold memory for ever.
