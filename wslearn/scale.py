@@ -613,9 +613,13 @@ async def probe(
     interval: float = 0.002,
     room: str = "/probe",
     settle: float = 0.3,
+    senders: int | None = None,
     timeout: float = 10.0,
 ) -> Probe:
     """Connect ``clients_per_url`` clients to each URL; the first client of each URL sends.
+
+    ``senders`` limits the sending to the first client of the first that many
+    URLs (one sender measures latency without piling load on the relay).
 
     Each sender sends ``messages`` numbered JSON messages, ``interval`` s
     apart; every client records every message it gets and its latency (all
@@ -629,7 +633,7 @@ async def probe(
     loop = asyncio.get_running_loop()
     ids = [f"p{p}c{c}" for p in range(len(urls)) for c in range(clients_per_url)]
     received: dict[str, list[tuple[str, int, float]]] = {i: [] for i in ids}
-    senders = [f"p{p}c0" for p in range(len(urls))]
+    senders = [f"p{p}c0" for p in range(len(urls) if senders is None else senders)]
     sent = dict.fromkeys(senders, 0)
     last_arrival = [loop.time()]
     async with contextlib.AsyncExitStack() as stack:

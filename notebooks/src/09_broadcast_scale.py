@@ -188,18 +188,19 @@ await client.aclose()
 # to its own clients in the room, with a hub, the sender included. The processes know nothing of
 # each other: Redis is all they share.
 #
-# `scale.probe()` connects two clients to each process; the first client of each process sends 30
-# numbered messages, one every 5 ms, and every client records what it receives and how long it took. For
-# comparison, the same probe runs against `broadcast.relay()`, the same chat server in one process
-# without Redis.
+# `scale.probe()` connects two clients to each process; one client of process 0 sends 30
+# numbered messages, one every 10 ms, and every client records what it receives and how long it
+# took. For comparison, the same probe runs against `broadcast.relay()`, the same chat server in
+# one process without Redis.
 
 # %%
 local = await servers.start(broadcast.relay())
-baseline = await scale.probe([local.url, local.url], clients_per_url=2, messages=30, interval=0.005)
+PROBE = {"clients_per_url": 2, "messages": 30, "interval": 0.01, "senders": 1}
+baseline = await scale.probe([local.url, local.url], **PROBE)
 
 two = await scale.cluster(2, redis.url)
 print("processes:", two.pids, "at", two.urls)
-probe2 = await scale.probe(two.urls, clients_per_url=2, messages=30, interval=0.005)
+probe2 = await scale.probe(two.urls, **PROBE)
 print(
     f"2 processes: {probe2.delivered} of {probe2.expected} deliveries, lost {probe2.lost}, "
     f"duplicates {probe2.duplicates}, each sender's order kept: {probe2.in_order}"
@@ -207,7 +208,7 @@ print(
 
 # %%
 four = await scale.cluster(4, redis.url)  # the same name: the 2-process cluster is stopped first
-probe4 = await scale.probe(four.urls, clients_per_url=2, messages=30, interval=0.005)
+probe4 = await scale.probe(four.urls, **PROBE)
 print(f"4 processes: {probe4.delivered} of {probe4.expected} deliveries, lost {probe4.lost}")
 for label, p in (("1 process, no Redis", baseline), ("2 processes", probe2), ("4 processes", probe4)):
     print(f"{label:20} p50 {1000 * p.p(50):6.2f} ms   p99 {1000 * p.p(99):6.2f} ms")
@@ -223,12 +224,12 @@ print(f"Redis adds about {1000 * (probe2.p(50) - baseline.p(50)):.2f} ms at the 
 #
 # Pub/sub delivers **at most once**. While Redis is down, a process cannot publish, and what it
 # cannot publish is gone; while a process has not subscribed again, what others publish does not
-# reach it. Here each of the four processes has one client sending a message every 5 ms, and Redis
-# is restarted in the middle:
+# reach it. Here each of the four processes has one client sending a message every 10 ms, and
+# Redis is restarted in the middle:
 
 # %%
-stream = asyncio.create_task(scale.probe(four.urls, clients_per_url=1, messages=100, interval=0.005))
-await asyncio.sleep(0.15)
+stream = asyncio.create_task(scale.probe(four.urls, clients_per_url=1, messages=60, interval=0.01))
+await asyncio.sleep(0.2)
 began = time.perf_counter()
 await redis.restart()
 print(f"Redis was down for {1000 * (time.perf_counter() - began):.0f} ms")
@@ -353,7 +354,7 @@ await pinging.close()
 for balance in ("", "hash $arg_user consistent"):
     balancer = await scale.nginx(four.urls, balance=balance, name="balancer")
     nodes = []
-    for user in ("ada", "ada", "bob", "bob", "ada"):
+    for user in ("ada", "bob", "cy", "dee", "ada", "bob", "cy", "dee"):
         async with connect(f"{balancer.url}/?user={user}") as ws:
             nodes.append(f"{user}→{ws.response.headers[scale.NODE_HEADER]}")
     print(f"{balance or 'round-robin':26}", " ".join(nodes))
