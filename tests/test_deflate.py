@@ -49,6 +49,7 @@ from wslearn.exercises import run_checker
 from wslearn.framing import Assembler, Frame, FrameReader, Opcode, ProtocolError, decode_frame
 from wslearn.framing import encode_frame as wire_bytes
 from wslearn.raw import RawWebSocket, listen, read_head, tcp
+from wslearn.websocket import WebSocket
 
 CHROMIUM_OFFER = "permessage-deflate; client_max_window_bits"
 WEBSOCKETS_ANSWER = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
@@ -924,3 +925,89 @@ async def test_chromium_accepts_exactly_the_responses_parse_response_accepts(ans
 def test_server_settings_outside_8_to_15_are_a_value_error(settings_):
     with pytest.raises(ValueError, match=r"8\.\.15"):
         accept(CHROMIUM_OFFER, **settings_)
+
+
+# --- wslearn's WebSocket offers permessage-deflate as Chromium does ---------------------------
+
+
+async def _wslearn_log(url: str, messages: list) -> browser.EventLog:
+    """SEND_ALL, line for line, with wslearn's WebSocket."""
+    py = browser.Recorder()
+    ws = py.watch(WebSocket(url), "extensions")
+    echoes = 0
+
+    def onopen(event):
+        for message in messages:
+            ws.send(message)
+        if not messages:
+            ws.close(1000)
+
+    def onmessage(event):
+        nonlocal echoes
+        echoes += 1
+        if echoes == len(messages):
+            ws.close(1000)
+
+    ws.onopen, ws.onmessage = onopen, onmessage
+    return await py.finish()
+
+
+PARITY_SERVERS = {
+    "websockets, compression on (its defaults)": {"compression": "deflate"},
+    "websockets, compression off": {"compression": None},
+    "websockets, no context takeover, 10-bit server window": {
+        "compression": None,
+        "extensions": [
+            ws_pmd.ServerPerMessageDeflateFactory(
+                server_no_context_takeover=True,
+                client_no_context_takeover=True,
+                server_max_window_bits=10,
+            )
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(PARITY_SERVERS))
+@async_test
+async def test_wslearn_websocket_has_chromiums_extensions_against_the_same_server(name):
+    sent = [*CHAT, "x" * 70_000]
+    async with ws_serve(_echo, "127.0.0.1", 0, **PARITY_SERVERS[name]) as server:
+        async with wire.Tap(("127.0.0.1", server.sockets[0].getsockname()[1])) as tap:
+            chromium = await browser.run(SEND_ALL, url=tap.url, messages=sent)
+            python = await _wslearn_log(tap.url, sent)
+    assert python.events == chromium.events
+    assert _opened_with(python)["echoes"] == sent
+    # Both offered the same thing, and the server compressed for both alike.
+    offers = [
+        line
+        for connection in (0, 1)
+        for line in tap.head(wire.CLIENT, connection).decode().split("\r\n")
+        if line.startswith("Sec-WebSocket-Extensions")
+    ]
+    assert offers == [f"Sec-WebSocket-Extensions: {CHROMIUM_OFFER}"] * 2
+    compressed = [
+        [f.rsv1 for _, d, f in tap.timeline(connection) if d == wire.CLIENT and f.opcode.is_data]
+        for connection in (0, 1)
+    ]
+    assert compressed[0] == compressed[1] == [bool(_opened_with(python)["extensions"])] * len(sent)
+
+
+@pytest.mark.parametrize("answer", RESPONSES)
+@async_test
+async def test_wslearn_websocket_opens_on_exactly_the_responses_chromium_opens_on(answer):
+    async with listen(_answer_then_close) as port:
+        url = f"ws://127.0.0.1:{port}/?answer={quote(answer)}"
+        chromium = await browser.run(SEND_ALL, url=url, messages=[])
+        python = await _wslearn_log(url, [])
+    assert python.events == chromium.events
+
+
+@async_test
+async def test_buffered_amount_counts_the_messages_bytes_not_the_compressed_ones():
+    async with ws_serve(_echo, "127.0.0.1", 0) as server:
+        async with WebSocket(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}") as ws:
+            ws.send("x" * 100_000)  # about 100 compressed bytes on the wire
+            assert ws.bufferedAmount == 100_000
+            assert await ws.buffered_below(0, timeout=5) == 0
+            assert (await ws.wait_for("message", timeout=5)).data == "x" * 100_000

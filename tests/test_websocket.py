@@ -432,12 +432,15 @@ async def test_offered_subprotocol_not_selected_fails_the_connection() -> None:
 
 
 @async_test
-async def test_no_extension_is_offered_even_to_a_compressing_server() -> None:
+async def test_permessage_deflate_is_offered_as_chromium_offers_it() -> None:
+    """The offer is Chromium's; ``extensions`` is the server's answer (tests/test_deflate.py)."""
     seen = Seen()
     async with serving(echo_server(seen), compression="deflate") as base:
         async with WebSocket(base) as ws:
-            assert ws.extensions == ""
-    assert "sec-websocket-extensions" not in seen.headers
+            assert ws.extensions == (
+                "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+            )
+    assert seen.headers["sec-websocket-extensions"] == "permessage-deflate; client_max_window_bits"
 
 
 # --------------------------------------------------------------------------- send()

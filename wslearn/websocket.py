@@ -34,9 +34,11 @@ The readyState machine (WHATWG "feedback from the protocol")::
 
 Choices (each also checked in tests/test_browser_parity.py):
 
-- Extensions: Chromium offers ``permessage-deflate``; wslearn's ``WebSocket`` offers none,
-  so the bytes on the wire are the bytes a learner decodes by hand and
-  ``extensions`` is always ``""``.
+- Extensions: like Chromium, wslearn's ``WebSocket`` offers ``permessage-deflate;
+  client_max_window_bits`` (``wslearn.deflate.offer()``), accepts exactly the
+  answers Chromium accepts (``wslearn.deflate.parse_response``) and shows the
+  server's answer, as sent, in ``extensions``. The course's servers turn
+  compression off, so their bytes stay readable; notebook 10 turns it on.
 - ``binaryType``: Python has neither ``Blob`` nor ``ArrayBuffer``, so binary
   messages arrive as ``bytes`` whichever of ``"blob"`` (the default, as in the
   browser) or ``"arraybuffer"`` is set; ``bytes`` is immutable like a Blob and
@@ -85,12 +87,17 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidStatus, NegotiationError
+from websockets.extensions.permessage_deflate import (
+    ClientPerMessageDeflateFactory,
+    PerMessageDeflate,
+)
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import WebSocketURI
 
+from wslearn import deflate
 from wslearn.dom import DOMException, check_close_args, usv_string
 from wslearn.framing import Assembler, Message, ProtocolError
 from wslearn.framing import Frame as CourseFrame
@@ -302,7 +309,7 @@ class WebSocket:
 
     @property
     def extensions(self) -> str:
-        """Always ``""``: no extension is offered (Chromium offers permessage-deflate)."""
+        """The server's ``Sec-WebSocket-Extensions`` answer ("" if none), set on ``open``."""
         return self._extensions
 
     @property
@@ -650,16 +657,16 @@ class WebSocket:
 
     # -- internals: feedback from the protocol (each queues a task) ------------------
 
-    def _opened(self, subprotocol: str) -> None:
+    def _opened(self, subprotocol: str, extensions: str) -> None:
         def task() -> None:
             # "When the WebSocket connection is established": unless close()
             # already failed it while we were CONNECTING.
             if self._ready_state != self.CONNECTING:
                 return
             self._ready_state = self.OPEN
-            self._extensions = ""
+            self._extensions = extensions
             self._protocol = subprotocol
-            self._fire(Event("open"), protocol=subprotocol, extensions="")
+            self._fire(Event("open"), protocol=subprotocol, extensions=extensions)
 
         self._queue(task)
 
@@ -737,7 +744,7 @@ class _Feedback(NamedTuple):
     which only updates ``bufferedAmount``.
     """
 
-    opened: Callable[[str], None]  # the handshake succeeded, with this subprotocol
+    opened: Callable[[str, str], None]  # the handshake succeeded: subprotocol, extensions
     message: Callable[[str | bytes], None]  # a whole message arrived
     closing: Callable[[int, str], None]  # the server's close frame arrived (code, reason)
     closed: Callable[[int, str, bool, str | None], None]  # TCP closed (code, reason, clean, error)
@@ -769,7 +776,7 @@ class _Connection(asyncio.Protocol):
         self.protocol = ClientProtocol(
             uri,
             subprotocols=subprotocols or None,
-            extensions=None,  # no permessage-deflate: see the module docstring
+            extensions=[_ChromiumDeflate()],  # see the module docstring
             max_size=None,  # browsers put no limit on incoming messages
         )
         self.transport: asyncio.Transport | None = None
@@ -854,7 +861,8 @@ class _Connection(asyncio.Protocol):
                     return
                 else:
                     self.opened = True
-                    self.feedback.opened(self.protocol.subprotocol or "")
+                    extensions = ", ".join(event.headers.get_all("Sec-WebSocket-Extensions"))
+                    self.feedback.opened(self.protocol.subprotocol or "", extensions)
             elif isinstance(event, Frame):
                 self._frame(event)
             if self.failure is not None:
@@ -941,9 +949,12 @@ class _Connection(asyncio.Protocol):
             start = item.sent
             chunk = item.data[start : start + WRITE_CHUNK]
             item.sent += len(chunk)
-            # only the payload at the end of the frame counts in bufferedAmount
-            payload_start = len(item.data) - item.app
-            handed += max(0, item.sent - max(start, payload_start))
+            if item.app and item.data[0] & 0x40:  # RSV1: compressed, fewer bytes than sent
+                size = len(item.data)  # count the app's bytes in proportion, all at the end
+                handed += item.app * item.sent // size - item.app * start // size
+            else:  # only the payload at the end of the frame counts in bufferedAmount
+                payload_start = len(item.data) - item.app
+                handed += max(0, item.sent - max(start, payload_start))
             if item.sent == len(item.data):
                 self.queue.popleft()
             transport.write(chunk)  # may call pause_writing() right away
@@ -957,6 +968,32 @@ class _Connection(asyncio.Protocol):
             # our close frame is on its way: give the server close_timeout
             # seconds to finish the handshake and close TCP, then drop it.
             self.close_timer = self.loop.call_later(self.close_timeout, transport.abort)
+
+
+class _ChromiumDeflate(ClientPerMessageDeflateFactory):
+    """permessage-deflate as Chromium does it: its offer, its verdict on the answer.
+
+    The offer is ``websockets``' default, which is Chromium's
+    (``permessage-deflate; client_max_window_bits``); the answer is judged by
+    ``wslearn.deflate.parse_response``, which accepts exactly what Chromium
+    accepts (tests/test_deflate.py), ``client_max_window_bits=8`` included
+    (compressed with 9 bits, as Chromium does); ``websockets`` compresses.
+    """
+
+    def process_response_params(self, params: Any, accepted_extensions: Any) -> PerMessageDeflate:
+        if accepted_extensions:
+            raise NegotiationError("permessage-deflate accepted twice")
+        try:
+            agreed = deflate.parse_response([deflate.serialize_extension(deflate.NAME, params)])
+        except deflate.NegotiationError as exc:
+            raise NegotiationError(str(exc)) from None
+        assert agreed is not None
+        return PerMessageDeflate(
+            agreed.server_no_context_takeover,
+            agreed.client_no_context_takeover,
+            agreed.window_bits("server"),
+            max(9, agreed.window_bits("client")),
+        )
 
 
 def _handshake_failure(handshake_exc: Exception | None, exc: Exception | None) -> str:
