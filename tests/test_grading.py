@@ -144,6 +144,26 @@ def test_a_student_function_is_called_across_the_boundary_and_the_sandbox_leaves
     assert sandbox_processes(box.token, namespace) == []
 
 
+def test_without_namespaces_a_detached_child_is_still_ended(monkeypatch):
+    """The fallback (not root, or no unshare): own session, then a hunt by environment token."""
+    from wslearn.exercises import sandbox
+
+    monkeypatch.setattr(sandbox, "_NAMESPACES", False)
+    assert isolation().startswith("own session and process group, rlimits")
+    with Sandbox() as box:
+        box.start()
+        box.run_cell(
+            "import subprocess, sys\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+            " start_new_session=True)\n"
+            "PID = child.pid\n",
+            "cell",
+        )
+        pid = box.get("PID")
+        assert sandbox_processes(box.token) == [box._process.pid, pid]
+    assert sandbox_processes(box.token) == []
+
+
 # -- the course's plan ----------------------------------------------------------------------
 
 

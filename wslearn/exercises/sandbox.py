@@ -48,6 +48,7 @@ import json
 import os
 import queue
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -55,7 +56,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -398,6 +399,7 @@ class Sandbox:
         )
         for fd in (to_worker_r, from_worker_w, out_w):
             os.close(fd)
+        os.set_blocking(to_worker_w, False)
         self._write = open(to_worker_w, "wb", buffering=0)  # noqa: SIM115
         self._output = _Output(out_r, self.limits.output_bytes - sum(map(len, self.outputs)))
         self._dead = ""
@@ -481,11 +483,17 @@ class Sandbox:
             deliver({"dead": reason})
 
     def _send(self, message: dict[str, Any]) -> None:
-        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        """Write one message; a worker that stops reading (stopped, stuck) is out of time."""
+        data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
+        deadline = time.monotonic() + self.limits.cell_seconds
         try:
-            self._write.write(data)
-        except (OSError, ValueError):
+            while data:
+                if not select.select([], [self._write], [], deadline - time.monotonic())[1]:
+                    raise TimeoutError
+                data = data[os.write(self._write.fileno(), data):]
+        except (OSError, ValueError, TimeoutError):
             self._dead = self._dead or "the student's process stopped reading"
+            self.stop()
             raise SandboxBroken(self._dead) from None
 
     def _handle(self, obj: Any) -> int:
@@ -518,21 +526,15 @@ class Sandbox:
     def request(self, message: dict[str, Any], timeout: float | None = None) -> Any:
         """Send one request and wait for its answer, serving the student's callbacks meanwhile."""
         box: queue.Queue[dict[str, Any]] = queue.Queue()
-        number = self._begin(message, box.put)
-        deadline = time.monotonic() + self._time_left(timeout)
-        try:
+        with self._waiting(message, box.put, timeout) as deadline:
             while True:
                 try:
                     answer = box.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
-                    answer = {"dead": self._out_of_time(timeout)}
-                if "cb" in answer:
-                    self._callback(answer)
-                    continue
-                return self._result(answer)
-        finally:
-            with self._lock:
-                self._waiters.pop(number, None)
+                    answer = None
+                done, value = self._step(answer, timeout)
+                if done:
+                    return value
 
     async def arequest(self, message: dict[str, Any], timeout: float | None = None) -> Any:
         """``request`` for a check running on an event loop (async student functions)."""
@@ -540,32 +542,42 @@ class Sandbox:
 
         loop = asyncio.get_running_loop()
         box: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        number = self._begin(message, lambda m: loop.call_soon_threadsafe(box.put_nowait, m))
-        deadline = time.monotonic() + self._time_left(timeout)
-        try:
+        deliver = lambda m: loop.call_soon_threadsafe(box.put_nowait, m)
+        with self._waiting(message, deliver, timeout) as deadline:
             while True:
                 try:
-                    answer = await asyncio.wait_for(
-                        box.get(), max(0.0, deadline - time.monotonic())
-                    )
+                    answer = await asyncio.wait_for(box.get(), max(0, deadline - time.monotonic()))
                 except TimeoutError:
-                    answer = {"dead": self._out_of_time(timeout)}
-                if "cb" in answer:
-                    self._callback(answer)
-                    continue
-                return self._result(answer)
-        finally:
-            with self._lock:
-                self._waiters.pop(number, None)
+                    answer = None
+                done, value = self._step(answer, timeout)
+                if done:
+                    return value
 
-    def _begin(self, message: dict[str, Any], deliver: Callable[[dict[str, Any]], None]) -> int:
+    @contextlib.contextmanager
+    def _waiting(self, message: dict[str, Any], deliver: Callable[[dict[str, Any]], None],
+                 timeout: float | None) -> Iterator[float]:
+        """Send ``message``; route what comes back for it to ``deliver``; yield the deadline."""
         if not self.alive:
             raise SandboxBroken(self._dead or "the student's process is not running")
         number = next(self._ids)
         with self._lock:
             self._waiters[number] = deliver
-        self._send({**message, "id": number})
-        return number
+        try:
+            deadline = time.monotonic() + self._time_left(timeout)
+            self._send({**message, "id": number})
+            yield deadline
+        finally:
+            with self._lock:
+                self._waiters.pop(number, None)
+
+    def _step(self, answer: dict[str, Any] | None, timeout: float | None) -> tuple[bool, Any]:
+        """Handle one message for a request (None: time is up): ``(True, result)`` at the end."""
+        if answer is None:
+            answer = {"dead": self._out_of_time(timeout)}
+        if "cb" in answer:
+            self._callback(answer)
+            return False, None
+        return True, self._result(answer)
 
     def _time_left(self, timeout: float | None) -> float:
         left = self.limits.notebook_seconds - (time.monotonic() - self.started_at)
