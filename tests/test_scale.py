@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -172,14 +173,17 @@ def test_nothing_outlives_a_python_that_forgot_to_stop():
         "    c = await scale.cluster(1, r.url)\n"
         "    n = await scale.nginx(c.urls)\n"
         "    print(*(r.pids + c.pids + n.pids), flush=True)\n"
+        "    print(r.socket_path.parent, c.procs[0].directory, n.procs[0].directory)\n"
         "asyncio.run(main())\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr
-    pids = [int(p) for p in done.stdout.split()]
+    pid_line, folder_line = done.stdout.splitlines()
+    pids = [int(p) for p in pid_line.split()]
     assert len(pids) == 4
+    assert [Path(f).exists() for f in folder_line.split()] == [False, False, False]
     deadline = time.monotonic() + 5
     while not gone(pids) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -196,10 +200,12 @@ def test_a_relay_process_exits_when_its_parent_pipe_closes():
     assert run(main()) == 0
 
 
-def test_a_missing_redis_server_names_the_command_to_run(monkeypatch):
+def test_a_missing_redis_server_names_the_command_to_run_and_leaves_nothing(monkeypatch):
+    before = set(Path(tempfile.gettempdir()).glob("wslearn-redis-*"))
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(scale.MissingTool, match=r"make system-deps"):
         run(scale.redis(name="missing"))
+    assert set(Path(tempfile.gettempdir()).glob("wslearn-redis-*")) <= before
 
 
 def test_nginx_refuses_a_non_websocket_upstream_and_reports_a_bad_config():

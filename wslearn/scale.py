@@ -141,14 +141,15 @@ def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
         os.killpg(pgid, sig)
 
 
-_LIVE: dict[int, str] = {}  # process groups we started and have not stopped yet
+_LIVE: dict[int, Path] = {}  # process groups we started and have not stopped, and their folders
 
 
 @atexit.register
 def _kill_leftovers() -> None:
-    """Last line of defence: nothing we started outlives this Python process."""
-    for pgid in list(_LIVE):
+    """Last line of defence: nothing we started outlives this Python process, nor its files."""
+    for pgid, directory in list(_LIVE.items()):
         _kill_group(pgid, signal.SIGKILL)
+        shutil.rmtree(directory, ignore_errors=True)
         _LIVE.pop(pgid, None)
 
 
@@ -193,7 +194,7 @@ async def _spawn(name: str, argv: Sequence[str], directory: Path, **options: Any
     process = await asyncio.create_subprocess_exec(
         *argv, start_new_session=True, cwd=directory, **options
     )
-    _LIVE[process.pid] = name
+    _LIVE[process.pid] = directory
     return _Proc(name, process, directory)
 
 
@@ -331,6 +332,7 @@ class RedisServer(_Service):
 
 async def redis(*, name: str = "redis") -> RedisServer:
     """Start a private ``redis-server`` (replacing one started under the same ``name``)."""
+    _require("redis-server")  # before making any folder: a missing tool leaves nothing behind
     await _replace(name)
     server = RedisServer(name, directory=Path(tempfile.mkdtemp(prefix="wslearn-redis-")))
     await server.start()
@@ -375,7 +377,9 @@ async def _start_node(index: int, redis_url: str, name: str) -> tuple[_Proc, str
         line = []
     if line[:1] != [READY]:
         await proc.stop()
-        raise RuntimeError(f"relay process {index} did not start: {_tail(proc.log()) or line}")
+        log = _tail(proc.log())
+        shutil.rmtree(directory, ignore_errors=True)
+        raise RuntimeError(f"relay process {index} did not start: {log or line}")
     return proc, line[1]
 
 
