@@ -146,7 +146,7 @@ def _pong_case(description: str, pong_for: Callable, payload: bytes) -> Result:
     return Result(description, not problem, problem)
 
 
-@exercise("pong_for", notebook=NOTEBOOK)
+@exercise("pong_for", notebook=NOTEBOOK, shortcuts=["wslearn.connection.pong_for"])
 async def check_pong_for(pong_for: Callable[[bytes], bytes]) -> list[Result]:
     """The payload of the PONG that answers a PING's payload (§5.5.2, §5.5.3)."""
     results = [
@@ -258,7 +258,7 @@ REASSEMBLE_ERRORS = [
 ]
 
 
-@exercise("reassemble", notebook=NOTEBOOK)
+@exercise("reassemble", notebook=NOTEBOOK, shortcuts=["wslearn.connection.reassemble"])
 async def check_reassemble(reassemble: Callable[[list[Frame]], str | bytes]) -> list[Result]:
     """One message from its frames, with §5.4's continuation rules."""
     results = _own_code("reassemble", reassemble)
@@ -365,7 +365,7 @@ def _answer(reply: Any) -> tuple[int, str] | str:
         return f"a payload no peer accepts, {bytes(reply).hex(' ')} ({error})"
 
 
-@exercise("close_reply", notebook=NOTEBOOK)
+@exercise("close_reply", notebook=NOTEBOOK, shortcuts=["wslearn.connection.close_reply"])
 async def check_close_reply(close_reply: Callable[[bytes], bytes]) -> list[Result]:
     """The payload of the close frame that answers a peer's close frame."""
     results = [
