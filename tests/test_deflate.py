@@ -826,6 +826,28 @@ def _opened_with(log: browser.EventLog) -> dict:
     }
 
 
+async def _wslearn_log(url: str, messages: list) -> browser.EventLog:
+    """SEND_ALL, line for line, with wslearn's WebSocket."""
+    py = browser.Recorder()
+    ws = py.watch(WebSocket(url), "extensions")
+    echoes = 0
+
+    def onopen(event):
+        for message in messages:
+            ws.send(message)
+        if not messages:
+            ws.close(1000)
+
+    def onmessage(event):
+        nonlocal echoes
+        echoes += 1
+        if echoes == len(messages):
+            ws.close(1000)
+
+    ws.onopen, ws.onmessage = onopen, onmessage
+    return await py.finish()
+
+
 @async_test
 async def test_chromium_frames_captured_on_the_wire_decode_with_wslearn():
     sent = [*CHAT, "x" * 100_000]
@@ -906,10 +928,13 @@ async def _answer_then_close(reader, writer):
 @pytest.mark.parametrize("answer", RESPONSES)
 @async_test
 async def test_chromium_accepts_exactly_the_responses_parse_response_accepts(answer):
-    """Chromium's verdict on each response equals wslearn.deflate's; ws.extensions is verbatim."""
+    """Chromium's verdict on each response equals wslearn.deflate's, and wslearn's
+    WebSocket (which asks parse_response) logs the same events; ws.extensions is verbatim."""
     async with listen(_answer_then_close) as port:
         url = f"ws://127.0.0.1:{port}/?answer={quote(answer)}"
         log = await browser.run(SEND_ALL, url=url, messages=[])
+        python = await _wslearn_log(url, [])
+    assert python.events == log.events
     try:
         parse_response([answer])
     except NegotiationError:
@@ -928,28 +953,6 @@ def test_server_settings_outside_8_to_15_are_a_value_error(settings_):
 
 
 # --- wslearn's WebSocket offers permessage-deflate as Chromium does ---------------------------
-
-
-async def _wslearn_log(url: str, messages: list) -> browser.EventLog:
-    """SEND_ALL, line for line, with wslearn's WebSocket."""
-    py = browser.Recorder()
-    ws = py.watch(WebSocket(url), "extensions")
-    echoes = 0
-
-    def onopen(event):
-        for message in messages:
-            ws.send(message)
-        if not messages:
-            ws.close(1000)
-
-    def onmessage(event):
-        nonlocal echoes
-        echoes += 1
-        if echoes == len(messages):
-            ws.close(1000)
-
-    ws.onopen, ws.onmessage = onopen, onmessage
-    return await py.finish()
 
 
 PARITY_SERVERS = {
@@ -991,16 +994,6 @@ async def test_wslearn_websocket_has_chromiums_extensions_against_the_same_serve
         for connection in (0, 1)
     ]
     assert compressed[0] == compressed[1] == [bool(_opened_with(python)["extensions"])] * len(sent)
-
-
-@pytest.mark.parametrize("answer", RESPONSES)
-@async_test
-async def test_wslearn_websocket_opens_on_exactly_the_responses_chromium_opens_on(answer):
-    async with listen(_answer_then_close) as port:
-        url = f"ws://127.0.0.1:{port}/?answer={quote(answer)}"
-        chromium = await browser.run(SEND_ALL, url=url, messages=[])
-        python = await _wslearn_log(url, [])
-    assert python.events == chromium.events
 
 
 @async_test
