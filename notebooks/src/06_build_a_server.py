@@ -30,8 +30,9 @@
 # After the handshake, one object puts them together: `wslearn.connection.Connection`, one end of
 # a WebSocket connection. It is sans-I/O too: `receive_data(bytes)` returns *events* (a message, a
 # ping, a pong, a close), `send_text(...)`, `send_ping(...)`, `send_close(...)` queue frames, and
-# `data_to_send()` hands over the bytes to write. `wslearn.scratch` is the glue: asyncio streams
-# that move bytes between a socket and that object, and a clock for timeouts.
+# `data_to_send()` hands over the bytes to write. `wslearn.scratch` is the glue: asyncio reads
+# the handshake with streams, then hands every chunk of bytes from the socket to that object and
+# writes what it returns; a clock handles the timeouts.
 
 # %%
 import inspect
