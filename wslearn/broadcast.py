@@ -28,6 +28,10 @@ messages and returns how many messages were dropped, or raises ``TooSlow``
 to have the client disconnected. It knows nothing about sockets, so it can be
 tested (and written, in notebook 09) on its own.
 
+``Rooms`` keeps one hub per room (a connection's URL path) and is the whole
+chat server: ``relay()`` runs it in this process, and each ``wslearn.scale``
+relay process runs it with Redis between publishing and delivering.
+
 The measuring harness (``fanout()``, ``slow_client()``) runs a real
 ``websockets`` server and real ``websockets`` clients in this process, on
 127.0.0.1: the numbers include both ends' work on one event loop.
@@ -37,10 +41,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import socket
-import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ __all__ = [
     "Policy",
     "Rooms",
     "SlowClientResult",
+    "Subscriber",
     "TooSlow",
     "disconnect",
     "drop_newest",
@@ -638,23 +641,3 @@ async def slow_client(
         for x in listeners:
             x.task.cancel()
     return result
-
-
-def table(results: Iterable[FanoutResult]) -> str:
-    """The fan-out results as aligned text, one row per run."""
-    return "\n".join(r.row() for r in results)
-
-
-def as_json(results: Iterable[FanoutResult]) -> str:
-    """The fan-out results as JSON (for the benchmark's record)."""
-    return json.dumps(
-        [
-            {"method": r.method, "clients": r.clients, "rate": round(r.rate),
-             "p50_ms": round(1000 * r.p50, 3), "p99_ms": round(1000 * r.p99, 3)}
-            for r in results
-        ]
-    )
-
-
-def median(values: Iterable[float]) -> float:
-    return statistics.median(list(values))
