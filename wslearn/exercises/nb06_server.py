@@ -153,7 +153,9 @@ async def check_pong_for(pong_for: Callable[[bytes], bytes]) -> list[Result]:
         *_own_code("pong_for", pong_for),
         _pong_case("PING b'hello'", pong_for, b"hello"),
         _pong_case("PING with an empty payload", pong_for, b""),
-        _pong_case("PING with 125 bytes, the most a control frame holds", pong_for, bytes(range(125))),
+        _pong_case(
+            "PING with 125 bytes, the most a control frame holds", pong_for, bytes(range(125))
+        ),
         _pong_case("PING with bytes that are not text", pong_for, b"\x00\xff\x80ping"),
         case(
             "RFC 6455 §5.7: the PING 89 05 'Hello', answered with the RFC's masked PONG bytes",
