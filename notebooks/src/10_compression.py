@@ -39,6 +39,7 @@ import websockets
 
 from wslearn import browser, deflate, framing, plots, servers, wire
 from wslearn.exercises import check
+from wslearn.websocket import WebSocket
 
 # %% [markdown]
 # ## What Chromium offers, what the server answers
@@ -69,8 +70,15 @@ for line in (tap.head(wire.CLIENT) + tap.head(wire.SERVER)).decode().splitlines(
 # Chromium offers permessage-deflate with `client_max_window_bits` and no value: "you may limit
 # the window I compress with". The server accepts and answers with its own settings: it will
 # compress with a 4 KiB window (12 bits), and asks Chromium to do the same. Chromium's
-# `ws.extensions` is simply the server's answer.
-#
+# `ws.extensions` is simply the server's answer. wslearn's `WebSocket` makes the same offer, so
+# against the same server it ends up with the same `extensions`:
+
+# %%
+async with WebSocket(echo.url) as ws:
+    print("wslearn's WebSocket:", ws.extensions)
+print("same as Chromium's: ", ws.extensions == chromium.events[0]["extensions"])
+
+# %% [markdown]
 # `wslearn.deflate` holds both sides of this negotiation. `parse_extensions` reads the header,
 # `accept` is the server's choice, `parse_response` the client's check of the answer:
 
