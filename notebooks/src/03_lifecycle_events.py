@@ -147,6 +147,38 @@ python = await py.finish()
 print(browser.side_by_side(chromium, python))
 
 # %% [markdown]
+# ### What the handshake settled: `protocol` and `extensions`
+#
+# From `open` on, two more attributes say what the opening handshake agreed on: `ws.protocol`,
+# the subprotocol the server chose from the list the page offered (notebook 01), and
+# `ws.extensions`, the extensions it accepted. Here is a server that speaks `chat.v2` and
+# `chat.v1` and, like most servers, accepts compression (`permessage-deflate`); `watch(ws,
+# "protocol", "extensions")` notes both at every event:
+
+# %%
+chat = await servers.start("subprotocol", compression="deflate")
+chromium = await browser.run(
+    """
+    const ws = watch(new WebSocket(url, ["chat.v2", "chat.v1"]), "protocol", "extensions");
+    ws.onopen = () => ws.close();
+    """,
+    url=chat.url,
+)
+py = browser.Recorder()
+ws = py.watch(WebSocket(chat.url, ["chat.v2", "chat.v1"]), "protocol", "extensions")
+ws.onopen = lambda event: ws.close()
+python = await py.finish()
+for log in (chromium, python):
+    opened = log.events[0]
+    print(f"{log.version:30} protocol={opened['protocol']!r} extensions={opened['extensions']!r}")
+
+# %% [markdown]
+# Both got the subprotocol they asked for first, and both offered compression in their request,
+# which the server accepted with its own window sizes: the same two strings. (The course's other
+# servers turn compression off, so that the bytes on the wire stay readable by hand; notebook 10
+# is about compression.)
+
+# %% [markdown]
 # A browser keeps no event log of its own, but wslearn's `WebSocket` does: `ws.events` holds every event fired and
 # every change of `readyState`, with the time since the socket was created. (`connecting` and
 # `closing` are changes of state that fire no event.)
