@@ -50,7 +50,6 @@ from wslearn.websocket import WebSocket
 
 for name, path in scale.tools().items():
     print(f"{name:13} {path or 'missing: run `' + scale.install_command() + '`'}")
-browser.warm_up()  # start headless Chromium in the background: the nginx part uses it
 
 # %% [markdown]
 # ## Three ways to fan out
@@ -263,6 +262,7 @@ fig = plots.restart_gap(restarted)
 # what a `websockets` client sees:
 
 # %%
+browser.warm_up()  # Chromium starts in the background; the next cell uses it
 broken = await scale.nginx(four.urls, upgrade=False, name="broken")
 try:
     async with connect(broken.url):
