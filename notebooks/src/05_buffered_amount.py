@@ -348,8 +348,10 @@ for label, run in (("kernel default", autotuned), ("small SO_SNDBUF", fixed)):
 # Those buffers also set the throttle's delay bound: at most `max_data - 1` bytes in
 # `bufferedAmount` plus the message itself, plus the transport's buffer (up to its high-water mark
 # plus one chunk) and the two kernel buffers, which Linux makes twice the size asked for. Divided
-# by the rate the consumer really read at (on a busy machine a little under `RATE`), that is the
-# longest a message of a throttled sender can wait:
+# by the rate the consumer really read at (on a busy machine, under `RATE`), that is about the
+# longest a message of a throttled sender waits; the unthrottled sender's wait has no such bound
+# and only grows with the length of the run. (The rate is an average: a read that comes late on
+# a busy machine can push a message a little past the figure.)
 
 # %%
 queued = MAX_DATA - 1 + SIZE
