@@ -133,18 +133,18 @@ async def check_decode_close_payload(
 # --- sendable -------------------------------------------------------------------------------
 
 SENDABLE_CASES = [
-    # (codes, expected, hint)
-    ((1000, 1001, 1002, 1003), True, "1000-1003 are the everyday protocol codes: sendable"),
-    ((1004,), False, "1004 is reserved: no endpoint sends it"),
-    ((1005, 1006), False, "1005 and 1006 are only reported to the application, never sent"),
-    ((1007, 1008, 1009, 1010, 1011), True, "1007-1011 are registered protocol codes: sendable"),
-    ((1012, 1013, 1014), True, "1012-1014 were registered after the RFC: sendable"),
-    ((1015,), False, "1015 (TLS handshake failed) is only reported, never sent"),
-    ((1016, 2000, 2999), False, "1016-2999 are reserved for future protocol use: not sendable yet"),
-    ((3000, 3999), True, "3000-3999 are for libraries and frameworks: sendable"),
-    ((4000, 4999), True, "4000-4999 are private use (your application's own codes): sendable"),
-    ((0, 999), False, "0-999 are not close codes at all"),
-    ((5000, 65535), False, "nothing above 4999 is a close code"),
+    # (codes, expected, a question that points at the rule without answering it)
+    ((1000, 1001, 1002, 1003), True, "what are the first registered codes for? who sends them?"),
+    ((1004,), False, "read what the registry says 1004 is"),
+    ((1005, 1006), False, "what do these two report: could any endpoint put them in a frame?"),
+    ((1007, 1008, 1009, 1010, 1011), True, "these registered codes name errors: who reports them?"),
+    ((1012, 1013, 1014), True, "look at the IANA registry, not only the RFC's own list"),
+    ((1015,), False, "what does 1015 report, and could a close frame carry it?"),
+    ((1016, 2000, 2999), False, "what is the rest of 1000-2999 kept for?"),
+    ((3000, 3999), True, "who is 3000-3999 for, and do they send those codes?"),
+    ((4000, 4999), True, "who is 4000-4999 for?"),
+    ((0, 999), False, "where does the space of close codes begin?"),
+    ((5000, 65535), False, "where does the space of close codes end?"),
 ]
 
 
@@ -153,6 +153,9 @@ SENDABLE_MODELS: dict[str, Callable[[int], bool]] = {
     "that is the rule for a page's close(code), 1000 or 3000-4999; on the wire, endpoints also "
     "send some of the protocol's own registered codes": (
         lambda c: c == 1000 or 3000 <= c <= 4999
+    ),
+    "1000-4999 is not one open range: some codes are reserved, some only reported, never sent": (
+        lambda c: 1000 <= c <= 4999
     ),
     "1004, 1005 and 1006 are reserved and never sent, even inside 1000-1011": (
         lambda c: 1000 <= c <= 1014 or 3000 <= c <= 4999
