@@ -247,11 +247,14 @@ def _namespaces() -> bool:
     global _NAMESPACES
     if _NAMESPACES is None:
         _NAMESPACES = False
-        if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("mount"):
-            with contextlib.suppress(Exception):
+        if os.geteuid() == 0 and shutil.which("unshare"):
+            with contextlib.suppress(Exception):  # the real thing, with a worker that is `true`
+                config = {"uid": 0, "gid": 0, "limits": json.dumps(dataclasses.asdict(Limits())),
+                          "hide": [], "keep": [], "worker": [shutil.which("true") or "/bin/true"]}
                 probe = subprocess.run(
                     ["unshare", "--fork", "--pid", "--mount-proc", "--mount", "--kill-child",
-                     "true"], capture_output=True, timeout=10,
+                     sys.executable, "-I", __file__, "init", json.dumps(config)],
+                    capture_output=True, timeout=20,
                 )
                 _NAMESPACES = probe.returncode == 0
     return _NAMESPACES
@@ -672,12 +675,21 @@ def _set_limits(limits: Limits, *, processes: bool) -> None:
 
 def _init(config: dict[str, Any]) -> int:
     """PID 1 of the namespace (root): cover the course, then run the worker as its own uid."""
+    import ctypes
 
-    def mount(*args: str) -> None:
-        subprocess.run(["mount", *args], check=True, capture_output=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    bind, remount, read_only, detach = 4096, 32, 1, 2  # MS_BIND, MS_REMOUNT, MS_RDONLY, MNT_DETACH
 
-    mount("-t", "tmpfs", "-o", "mode=1777,size=256m", "wslearn-tmp", "/tmp")
-    mount("-t", "tmpfs", "-o", "mode=1777,size=16m", "wslearn-shm", "/dev/shm")
+    def mount(source: str, target: Path, fstype: str | None = None, flags: int = 0,
+              options: str | None = None) -> None:  # mount(2) itself: no /bin/mount per call
+        if libc.mount(source.encode(), str(target).encode(), fstype and fstype.encode(), flags,
+                      options and options.encode()) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error), str(target))
+
+    # unshare --mount made every mount private to this namespace: nothing here leaks out
+    mount("wslearn-tmp", Path("/tmp"), "tmpfs", 0, "mode=1777,size=256m")
+    mount("wslearn-shm", Path("/dev/shm"), "tmpfs", 0, "mode=1777,size=16m")
     hide = [Path(p) for p in config["hide"] if Path(p).is_dir()]
     for path in map(Path, config["keep"]):  # a folder nobody may enter (/root) on the way
         closed = [a for a in path.parents if a != Path("/") and not a.stat().st_mode & 0o001]
@@ -688,15 +700,14 @@ def _init(config: dict[str, Any]) -> int:
     stash = Path("/tmp/.keep")
     for number, path in enumerate(keep):
         (stash / str(number)).mkdir(parents=True)
-        mount("--bind", str(path), str(stash / str(number)))
+        mount(str(path), stash / str(number), None, bind)
     for path in hide:
-        mount("-t", "tmpfs", "-o", "mode=755,size=1m", "wslearn-hidden", str(path))
+        mount("wslearn-hidden", path, "tmpfs", 0, "mode=755,size=1m")
     for number, path in enumerate(keep):
         path.mkdir(parents=True, exist_ok=True)
-        mount("--bind", str(stash / str(number)), str(path))
-        mount("-o", "remount,bind,ro", str(path))
-        mount("--make-private", str(stash / str(number)))
-        subprocess.run(["umount", "-l", str(stash / str(number))], check=False)
+        mount(str(stash / str(number)), path, None, bind)
+        mount("none", path, None, remount | bind | read_only)
+        libc.umount2(str(stash / str(number)).encode(), detach)
     shutil.rmtree(stash, ignore_errors=True)
     home = Path("/tmp/work")
     home.mkdir(mode=0o700)
