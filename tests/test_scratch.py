@@ -26,7 +26,7 @@ from websockets.exceptions import InvalidStatus
 
 from wslearn import scratch
 from wslearn.close import decode_close
-from wslearn.framing import Frame, Opcode, decode_frame, encode_frame
+from wslearn.framing import Frame, FrameReader, Opcode, decode_frame, encode_frame
 from wslearn.handshake import (
     MAX_HEAD_SIZE,
     HandshakeError,
@@ -826,5 +826,29 @@ def test_connections_over_the_limit_get_http_503() -> None:
             async with client(server.url) as again:  # room again once they have left
                 await again.send("in")
                 assert await again.recv() == "in"
+
+    run(main())
+
+
+def test_a_burst_of_frames_right_behind_the_handshake_is_delivered_whole_and_in_order() -> None:
+    """More than the handshake's reads take: the rest still waits in the stream's buffer
+    when the connection takes the socket over, and must come first, in order."""
+
+    async def main() -> None:
+        async with scratch.serve(scratch.echo, max_queue=1000) as server:
+            messages = [bytes([n]) * 30_000 for n in range(12)]  # 360 kB in one write
+            frames = b"".join(
+                encode_frame(Frame(True, Opcode.BINARY, m), mask=True) for m in messages
+            )
+            async with tcp("127.0.0.1", server.port) as (reader, writer):
+                request, key = build_request(f"127.0.0.1:{server.port}")
+                writer.write(request + frames)
+                response, data = await read_head(reader, parse_response)
+                check_response(response, key)
+                echoes = FrameReader(expect_masked=False)
+                got = echoes.feed(data)
+                while len(got) < len(messages) and (chunk := await reader.read(65536)):
+                    got += echoes.feed(chunk)
+            assert [f.payload for f in got] == messages
 
     run(main())
