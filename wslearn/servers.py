@@ -308,9 +308,9 @@ class FeedServer(LocalServer):
             self._producer = asyncio.create_task(self._produce())
         return self
 
-    async def stop(self, *args: Any, **kwargs: Any) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
         await self._stop_producing()
-        await super().stop(*args, **kwargs)
+        await super().stop(timeout)
 
     async def kill(self) -> None:
         await self._stop_producing()
