@@ -637,7 +637,9 @@ def nb10():
     return reference("10_compression")
 
 
-@pytest.mark.parametrize("name", ["parse_offer", "inflate_messages", "server_settings"])
+@pytest.mark.parametrize(
+    "name", ["parse_offer", "answer_offer", "inflate_messages", "server_settings"]
+)
 def test_nb10_reference_passes_and_stub_fails(nb10, name):
     assert run_checker(name, nb10[name]).passed
     report = run_checker(name, not_written)
@@ -1004,3 +1006,38 @@ async def test_buffered_amount_counts_the_messages_bytes_not_the_compressed_ones
             assert ws.bufferedAmount == 100_000
             assert await ws.buffered_below(0, timeout=5) == 0
             assert (await ws.wait_for("message", timeout=5)).data == "x" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("mistake", "case", "words"),
+    [
+        ("always_client_bits", "Firefox's offer: no parameters", "MUST NOT include it"),
+        ("ignores_the_limit", "the client limits the server to 10 bits", "must not be bigger"),
+        ("never_declines", "server_max_window_bits=16", "MUST decline"),
+        ("drops_the_flag", "the client asks for no context takeover", "§7.1.1.1"),
+        ("int_check_only", "server_max_window_bits=08 (a leading zero)", "MUST decline"),
+    ],
+)
+def test_answer_offer_mistakes_name_the_rule(nb10, mistake, case, words):
+    answer_offer = nb10["answer_offer"]
+
+    def always_client_bits(params):
+        return answer_offer({"client_max_window_bits": None, **params})
+
+    def ignores_the_limit(params):
+        return answer_offer({k: v for k, v in params.items() if k != "server_max_window_bits"})
+
+    def never_declines(params):
+        return answer_offer({}) if answer_offer(params) is None else answer_offer(params)
+
+    def drops_the_flag(params):
+        return answer_offer({k: v for k, v in params.items() if "context" not in k})
+
+    def int_check_only(params):
+        value = params.get("server_max_window_bits")
+        if value is not None and value.isdigit() and 8 <= int(value) <= 15:
+            return f"permessage-deflate; server_max_window_bits={min(12, int(value))}"
+        return answer_offer(params)
+
+    messages = failures("answer_offer", locals()[mistake])
+    assert words in messages[case], messages

@@ -194,7 +194,8 @@ fig = plots.compression_costs(costs)
 print(f"{'kind':9} {'bits':>4} {'takeover':>8} {'ratio':>6} {'µs/msg':>8} {'KiB idle':>9} {'KiB peak':>9}")
 for c in costs:
     if c.window_bits in (9, 12, 15) and c.mem_level == 8:
-        print(f"{c.kind:9} {c.window_bits:4} {str(c.context_takeover):>8} {c.ratio:6.2f} "
+        takeover = "yes" if c.context_takeover else "no"
+        print(f"{c.kind:9} {c.window_bits:4} {takeover:>8} {c.ratio:6.2f} "
               f"{c.compress_us:8.1f} {c.idle_bytes / 1024:9.1f} {c.peak_bytes / 1024:9.1f}")
 
 # %% [markdown]
@@ -303,7 +304,45 @@ def parse_offer(value: str) -> list[tuple[str, dict]]:
 check("parse_offer", parse_offer)
 
 # %% [markdown]
-# **Exercise 2 · inflate a connection.** `payloads` are the payloads of compressed text messages
+# **Exercise 2 · answer an offer.** You write the server's side of the negotiation for a server
+# that wants 12-bit windows in both directions (as `websockets` does). `params` is one offer's
+# parameters, as `parse_offer` gives them. Return the `Sec-WebSocket-Extensions` value of the
+# response, or `None` to decline. The rules (RFC 7692 §7): decline an unknown parameter or an
+# invalid value (window bits are `8` to `15`, no leading zero; the two `*_no_context_takeover`
+# take no value); keep a `*_no_context_takeover` the client asked for; never answer a bigger
+# window than the offer allows; and send `client_max_window_bits` only if the offer had it.
+
+# %% exercise=answer_offer
+def answer_offer(params: dict) -> str | None:
+    ### BEGIN SOLUTION
+    bits = {str(n): n for n in range(8, 16)}
+    flags = ("server_no_context_takeover", "client_no_context_takeover")
+    for name, value in params.items():
+        if name in flags:
+            valid = value is None
+        elif name == "server_max_window_bits":
+            valid = value in bits
+        elif name == "client_max_window_bits":
+            valid = value is None or value in bits
+        else:
+            valid = False
+        if not valid:
+            return None
+    response = ["permessage-deflate"] + [name for name in flags if name in params]
+    server_bits = min(12, bits.get(params.get("server_max_window_bits"), 15))
+    response.append(f"server_max_window_bits={server_bits}")
+    if "client_max_window_bits" in params:
+        client_bits = min(12, bits.get(params["client_max_window_bits"], 15))
+        response.append(f"client_max_window_bits={client_bits}")
+    return "; ".join(response)
+    ### END SOLUTION
+
+
+# %% check=answer_offer
+check("answer_offer", answer_offer)
+
+# %% [markdown]
+# **Exercise 3 · inflate a connection.** `payloads` are the payloads of compressed text messages
 # from one connection, in order (unmasked, fragments already joined). Return the messages as
 # strings. `context_takeover` says whether the sender kept its window from message to message.
 
@@ -324,7 +363,7 @@ def inflate_messages(payloads: list[bytes], context_takeover: bool) -> list[str]
 check("inflate_messages", inflate_messages)
 
 # %% [markdown]
-# **Exercise 3 · a server with many idle connections.** A notification server keeps 50,000
+# **Exercise 4 · a server with many idle connections.** A notification server keeps 50,000
 # browser connections open; most are idle for minutes and then receive a small JSON message.
 # Compression must stay on (the messages are JSON), but the compression state of all idle
 # connections together must fit in 1 GiB. Return the keyword arguments you would pass to

@@ -205,6 +205,100 @@ def check_inflate_messages(
             yield Result(description, False, f"{where}; {_inflate_hint(None)}")
 
 
+# --- answer_offer -----------------------------------------------------------------------------
+
+#: the server of exercise 4 wants 12-bit windows both ways, like websockets
+SERVER_WISH = {"server_max_window_bits": 12, "client_max_window_bits": 12}
+
+ANSWER_CASES = [
+    # (description, the offer's parameters)
+    ("Chromium's offer", {"client_max_window_bits": None}),
+    ("Firefox's offer: no parameters", {}),
+    ("the client limits the server to 10 bits", {"server_max_window_bits": "10"}),
+    ("the client hints it will use 9 bits", {"client_max_window_bits": "9"}),
+    (
+        "the client asks for no context takeover",
+        {"server_no_context_takeover": None, "client_max_window_bits": None},
+    ),
+    ("server_max_window_bits=16", {"server_max_window_bits": "16"}),
+    ("server_max_window_bits=08 (a leading zero)", {"server_max_window_bits": "08"}),
+    ("a parameter nobody defined", {"mystery_speedup": "1"}),
+    ("server_no_context_takeover=1 (it takes no value)", {"server_no_context_takeover": "1"}),
+]
+
+
+def _offer_text(params: dict[str, str | None]) -> str:
+    return deflate.serialize_extension(deflate.NAME, params.items())
+
+
+def _response_params(value: Any) -> dict[str, str | None] | None:
+    """A response value as {parameter: value}; raises ValueError when it is not one."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"return a str (the header value) or None, not {type(value).__name__}")
+    (element,) = deflate.parse_extensions(value)
+    if element.name != deflate.NAME:
+        raise ValueError(f"the response must name {deflate.NAME}")
+    return dict(element.params)
+
+
+def _answer_hint(offer: dict[str, str | None], got: dict | None, want: dict | None) -> str:
+    """The rule of RFC 7692 §7 the answer broke, read from the answer itself."""
+    if want is None:
+        return (
+            "RFC 7692 §7: a server MUST decline (return None) an offer with an unknown "
+            "parameter, an invalid value or a repeated name"
+        )
+    if got is None:
+        return "this offer is valid: accept it"
+    if "client_max_window_bits" in got and "client_max_window_bits" not in offer:
+        return (
+            "§7.1.2.2: the offer had no client_max_window_bits, so the response MUST NOT "
+            "include it (the client could not honour it)"
+        )
+    for name in ("server_max_window_bits", "client_max_window_bits"):
+        if got.get(name) is not None and want.get(name) is not None:
+            if int(got[name]) > int(want[name]):
+                return f"{name} must not be bigger than what the offer asked for"
+            if int(got[name]) < int(want[name]):
+                return (
+                    f"{name}: the server wants 12 bits; give it the offer's value only if smaller"
+                )
+    if "server_no_context_takeover" in offer and "server_no_context_takeover" not in got:
+        return "§7.1.1.1: the client asked for server_no_context_takeover: include it"
+    if "server_max_window_bits" not in got:
+        return "the server wants a 12-bit window: say server_max_window_bits (it may always)"
+    return "compare each parameter with the offer and the server's wish (12 bits each way)"
+
+
+@exercise(
+    "answer_offer",
+    notebook=NOTEBOOK,
+    shortcuts=["wslearn.deflate.accept", "wslearn.deflate.read_params"],
+)
+def check_answer_offer(answer_offer: Callable[[dict], Any]) -> Iterator[Result]:
+    """The server's response to one offer (12-bit windows wanted), or None to decline."""
+    for description, offer in ANSWER_CASES:
+        answer = deflate.accept(_offer_text(offer), **SERVER_WISH)
+        want = None if answer is None else dict(answer[1].items())
+        try:
+            got_text = answer_offer(dict(offer))
+        except Exception as exc:
+            yield case(description, lambda exc=exc: _raise(exc))
+            continue
+        try:
+            got = _response_params(got_text)
+        except (ValueError, deflate.NegotiationError) as exc:
+            yield Result(description, False, f"got {got_text!r}: {exc}")
+            continue
+        if got == want:
+            yield Result(description, True)
+        else:
+            hint = _answer_hint(offer, got, want)
+            yield Result(description, False, f"got {got_text!r}; {hint}")
+
+
 # --- server_settings --------------------------------------------------------------------------
 
 CONNECTIONS = 50_000
@@ -281,4 +375,12 @@ def _keywords(settings: Any) -> dict[str, Any]:
     return settings
 
 
-__all__ = ["BUDGET", "CONNECTIONS", "OFFER_CASES", "ZLIB_DIAGNOSES", "idle_cost"]
+__all__ = [
+    "ANSWER_CASES",
+    "BUDGET",
+    "CONNECTIONS",
+    "OFFER_CASES",
+    "SERVER_WISH",
+    "ZLIB_DIAGNOSES",
+    "idle_cost",
+]
