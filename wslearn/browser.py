@@ -422,10 +422,11 @@ class Chromium:
             self._browser = await self._playwright.chromium.launch(
                 executable_path=executable, headless=True, args=self.args
             )
+            self.version = f"Chromium {self._browser.version}"
+            await self._tab()  # so that warm_up() also pays for the first tab
         except BaseException:
             await self._shutdown()
             raise
-        self.version = f"Chromium {self._browser.version}"
 
     async def _serve_page(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer any request with the page: all the harness needs is an http origin."""

@@ -148,7 +148,7 @@ print(backpressure.source(buffering.send_when_drained))
 # `send()` is a coroutine: `await ws.send(msg)` returns once its write buffer is below
 # `write_limit`, here our `max_data`, so a plain loop is paced by the receiver), and the 2016
 # article's own numbers, one tick per second and `maxData` 10240 (the article gives no message
-# size; ours is used). All run at once, for 1.2 seconds. Then the senders stop and each consumer
+# size; ours is used). All run at once, for 1 second. Then the senders stop and each consumer
 # may read ten times faster, to show what happens to `bufferedAmount` when the receiver catches up.
 
 # %%
@@ -161,12 +161,12 @@ catch_up = {"catch_up": 5.0, "catch_up_rate": 10 * RATE}
 
 *runs, library, article = await asyncio.gather(
     *(
-        buffering.experiment(name, duration=1.2, **catch_up, **common)
+        buffering.experiment(name, duration=1.0, **catch_up, **common)
         for name in ("unthrottled", "throttled", "drained", "latest")
     ),
-    buffering.experiment("websockets", duration=1.2, **common),
+    buffering.experiment("websockets", duration=1.0, **common),
     buffering.experiment(
-        "throttled", duration=1.2, rate=RATE, size=SIZE, interval=1.0, max_data=10240
+        "throttled", duration=1.0, rate=RATE, size=SIZE, interval=1.0, max_data=10240
     ),
 )
 article.name = "2016 article, 1 s tick"
@@ -326,13 +326,13 @@ check("max_data_for", max_data_for)
 # extension, so the random bytes cross the wire uncompressed. The sender's side has a hidden
 # buffer too: Linux lets a TCP send buffer grow by itself, up to megabytes, while the receiver's
 # window is closed. `WebSocket(url, send_buffer=...)` fixes its size (`SO_SNDBUF`, a Python extra;
-# a page cannot), and the runs above used a small one. Half a second of the unthrottled sender,
+# a page cannot), and the runs above used a small one. 0.4 seconds of the unthrottled sender,
 # with the kernel's default and with the small buffer:
 
 # %%
 autotuned, fixed = await asyncio.gather(
-    buffering.experiment("unthrottled", duration=0.5, send_buffer=None, **common),
-    buffering.experiment("unthrottled", duration=0.5, **common),
+    buffering.experiment("unthrottled", duration=0.4, send_buffer=None, **common),
+    buffering.experiment("unthrottled", duration=0.4, **common),
 )
 for label, run in (("kernel default", autotuned), ("small SO_SNDBUF", fixed)):
     print(
@@ -371,7 +371,7 @@ for run in runs:
 # Chromium, then Chromium's `WebSocketStream`: the same protocol behind a streams API, whose
 # writer's `write()` returns a promise, so a page can `await` it the way Python awaits
 # `ws.send()`. Both send random bytes (`crypto.getRandomValues`), which nothing can compress, for
-# 1.2 seconds; each snippet reports its peak of bytes waiting in the page and how much it handed
+# 1 second; each snippet reports its peak of bytes waiting in the page and how much it handed
 # over, and the consumer counts what it read.
 
 # %%
@@ -412,12 +412,12 @@ in_chromium = await asyncio.gather(
         "Chromium WebSocket, throttled",
         THROTTLE_JS,
         rate=RATE,
-        duration=1.2,
+        duration=1.0,
         size=SIZE,
         maxData=MAX_DATA,
     ),
     backpressure.in_chromium(
-        "Chromium WebSocketStream", STREAM_JS, rate=RATE, duration=1.2, size=SIZE
+        "Chromium WebSocketStream", STREAM_JS, rate=RATE, duration=1.0, size=SIZE
     ),
 )
 print(in_chromium[0].version)
