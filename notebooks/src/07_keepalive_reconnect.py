@@ -399,18 +399,18 @@ client = ReconnectingWebSocket(lambda: f"{feed.url}/?after={last}", backoff=back
 client.onmessage = on_resumed
 plain = ReconnectingWebSocket(feed.url, backoff=backoff(0.05, 1.0))
 plain.onmessage = lambda event: naive.append(json.loads(event.data)["seq"])
-page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=1100))
+page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=1000))
 await client.wait_for("open")
 await plain.wait_for("open")
 port = feed.bound_port
 for _ in range(2):
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.25)
     await feed.kill()
     await asyncio.sleep(0.1)
     feed.port = port
     await feed.start()
     await client.wait_for("open", timeout=3)
-await asyncio.sleep(0.3)
+await asyncio.sleep(0.25)
 client.close()
 plain.close()
 await asyncio.gather(client.closed(timeout=5), plain.closed(timeout=5))
