@@ -95,9 +95,12 @@ for result in sweep:
 fig = plots.fanout_rates(sweep, title="Fan-out on one process (live run)")
 
 # %% [markdown]
-# With healthy clients the three are close: most of the time goes into framing and writing each
-# message once per client, whichever loop does it. The latency of one message grows with the
-# audience, because the last client in line waits for all the writes before its own.
+# With healthy clients the three do the same work: frame the message and write it once per
+# client, whichever loop does it, so their rates are of the same order (on a shared machine they
+# also move from run to run; the benchmark interleaves many rounds for a steadier comparison). The
+# latency of one message grows with the audience, because the last client in line waits for all
+# the writes before its own. The difference between the three is in what happens when a client
+# does not keep up.
 
 # %% [markdown]
 # ## One client stops reading
@@ -394,8 +397,8 @@ check("recipients", recipients)
 # %% [markdown]
 # ## How many clients does one core serve?
 #
-# The fan-out runs above measured how long one process spends per delivery (one message to one
-# client), with everything included. A core has one second of CPU per second. If every client gets
+# The fan-out runs above also measured how much CPU time this process spent per delivery (one
+# message to one client), server and clients together. A core has one second of CPU per second. If every client gets
 # `messages_per_second` messages, each client costs `cost * messages_per_second` seconds per
 # second, and you want to leave room for everything else the server does (`headroom` is the share
 # of the core you allow yourself).
@@ -418,8 +421,8 @@ check("clients_per_core", clients_per_core)
 
 # %%
 measured = max((r for r in sweep if r.method == "hub"), key=lambda r: r.clients)
-cost = measured.cost_per_send
-print(f"measured: {1e6 * cost:.0f} µs per delivery with {measured.clients} clients")
+cost = measured.cost_per_delivery
+print(f"measured: {1e6 * cost:.0f} µs of CPU per delivery with {measured.clients} clients")
 for rate in (1, 10, 30):
     print(f"{rate:3} msg/s per client → {clients_per_core(cost, rate):7,} clients per core")
 
