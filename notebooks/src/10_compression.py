@@ -145,7 +145,8 @@ for f in frames:
 
 # %% [markdown]
 # The later messages are a fraction of the first: most of each chat line repeats the previous
-# ones, and with context takeover Chromium could say "the same as the bytes so many places back".
+# ones, and with context takeover Chromium replaces those parts by "copy N bytes from D bytes
+# back", reaching into the earlier messages.
 #
 # ## Context takeover on a longer stream
 #
@@ -175,10 +176,14 @@ fig = plots.context_takeover(sizes)
 # `deflate.measure` compresses and inflates a stream of realistic messages and reports the ratio,
 # the CPU time per message and the memory one connection keeps between messages (a compressor for
 # what it sends and a decompressor for what it receives, measured with `tracemalloc`, which sees
-# zlib's own allocations). Three kinds of messages: chat lines (about 120 bytes, much alike), 1 KiB
-# of random bytes (what encrypted or already-compressed data looks like) and a JSON document of
-# about 100 kB. memLevel is zlib's hash-table size: 8 is zlib's default, 5 is what `websockets`
-# uses.
+# zlib's own allocations). Three kinds of messages: short chat lines, much alike; random bytes
+# (what encrypted or already-compressed data looks like); and a large JSON document. memLevel is
+# zlib's hash-table size: 8 is zlib's default, 5 is what `websockets` uses.
+
+# %%
+for kind in ("chat", "random", "document"):
+    sample = deflate.sample_messages(kind, 1)[0]
+    print(f"{kind:9} {len(sample):7,} bytes  {sample[:32]!r}…")
 
 # %%
 costs = [
