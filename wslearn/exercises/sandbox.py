@@ -92,7 +92,8 @@ class Limits:
     """What one notebook's student code may use."""
 
     memory: int = 2 * 1024**3  # address space, bytes (RLIMIT_AS)
-    cell_seconds: float = 10.0  # wall time of one cell or one call
+    cell_seconds: float = 10.0  # wall time of one cell or one call of the student's
+    setup_seconds: float = 60.0  # wall time of the course's own setup code (imports) per step
     notebook_seconds: float = 120.0  # wall time of the whole notebook (also its CPU limit)
     output_bytes: int = 1024 * 1024  # printed output kept per notebook
     file_bytes: int = 64 * 1024 * 1024  # largest file it may write (RLIMIT_FSIZE)
@@ -611,9 +612,9 @@ class Sandbox:
 
     # -- what the grader does with it --
 
-    def run_cell(self, code: str, label: str) -> None:
+    def run_cell(self, code: str, label: str, timeout: float | None = None) -> None:
         """Run one cell's code in the worker's namespace; raises what the cell raised."""
-        self.request({"op": "exec", "code": code, "label": label})
+        self.request({"op": "exec", "code": code, "label": label}, timeout)
 
     def get(self, expression: str, exercise: str = "") -> Any:
         """The object ``expression`` names: plain data as it is, a callable as a proxy."""
