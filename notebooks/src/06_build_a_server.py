@@ -127,7 +127,7 @@ for event in endpoint.receive_data(client_bytes):
 print("state:", endpoint.state.name)
 
 # %% [markdown]
-# The four fragments of the second message came out as one `Message`: the endpoint joined them
+# The fragments of the second message came out as one `Message`: the endpoint joined them
 # and checked the UTF-8. What does it want to write back? Only its own answers: echoing is the
 # *handler's* business, not the protocol's.
 
@@ -181,9 +181,9 @@ print("bob, the server, should close TCP now:", bob.close_tcp)
 #
 # A server must not let one peer hold its memory. The endpoint fails the connection (§7.1.7: a
 # close frame with the right code, then it reads no more) when a message grows past `max_size`
-# bytes (1009), or past `max_fragments` frames (1009 again; 4096 by default, as in websockets:
-# this stops an endless message of empty fragments), or when text is not UTF-8 (1007). Each
-# failure is a short message in `endpoint.error`, not a crash:
+# bytes (1009), or past `max_fragments` frames (1009 again; the same default as websockets: this
+# stops an endless message of empty fragments), or when text is not UTF-8 (1007). Each failure
+# is a short message in `endpoint.error`, not a crash:
 
 
 # %%
@@ -200,6 +200,7 @@ def how_it_fails(data, **limits):
     print(f"{endpoint.error}\n    → close frame {close.decode_close(frame.payload)}")
 
 
+print(f"defaults: max_size={connection.MAX_SIZE}, max_fragments={connection.MAX_FRAGMENTS}")
 endless = client_frame(False, Opcode.TEXT) + client_frame(False, Opcode.CONTINUATION) * 10_000
 how_it_fails(client_frame(True, Opcode.TEXT, b"too long"), max_size=4)
 how_it_fails(endless)
@@ -208,10 +209,11 @@ how_it_fails(client_frame(True, Opcode.TEXT, b"caf\xe9"))
 # %% [markdown]
 # Two more limits need a clock or a socket, so they live in `scratch`: a peer silent for
 # `ping_interval` seconds gets a PING and is dropped if no PONG comes within `ping_timeout`
-# (20 s and 20 s by default, as in websockets), and a server answers HTTP 503 to connections
-# beyond `max_connections`:
+# (the same defaults as websockets), and a server answers HTTP 503 to connections beyond
+# `max_connections`:
 
 # %%
+print(f"defaults: ping_interval={scratch.PING_INTERVAL} s, ping_timeout={scratch.PING_TIMEOUT} s")
 async with scratch.serve(scratch.echo, max_connections=1) as small:
     async with scratch.connect(small.url):
         try:
