@@ -429,19 +429,11 @@ class ReconnectingWebSocket:
             return future
         return asyncio.ensure_future(asyncio.wait_for(future, timeout))
 
-    async def closed(self, timeout: float | None = None) -> CloseEvent:
-        """Wait until it has stopped for good; return the final ``CloseEvent``."""
-        event = await self.wait_for("close", timeout)
-        assert isinstance(event, CloseEvent)
-        return event
-
-    async def __aenter__(self) -> ReconnectingWebSocket:
-        await self.wait_for("open")
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.close()
-        await self.closed()
+    # The Python helpers work through wait_for() and close() only: the same code serves.
+    # closed() returns the close event, which here fires once, when it has stopped for good.
+    closed = WebSocket.closed
+    __aenter__ = WebSocket.__aenter__
+    __aexit__ = WebSocket.__aexit__
 
     def __repr__(self) -> str:
         state = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")[self._ready_state]
