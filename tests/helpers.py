@@ -3,7 +3,8 @@
 - :func:`run` / :func:`async_test`: run a coroutine (or an ``async def`` test)
   with a time limit, so a hang fails instead of stalling the suite.
 - :func:`reference`: a notebook's reference solutions, taken from its source.
-- :func:`failures` and :func:`not_written`: for exercise checks that must fail.
+- :func:`failures`, :func:`message_of` and :func:`not_written`: for exercise
+  checks that must fail.
 - The raw peer (:class:`~wslearn.raw.RawWebSocket`, :func:`~wslearn.raw.listen`,
   ...) is :mod:`wslearn.raw`, re-exported here so a test imports from one place.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "async_test",
     "failures",
     "listen",
+    "message_of",
     "not_written",
     "read_head",
     "read_to_eof",
@@ -107,6 +109,13 @@ def failures(exercise: str, solution: object) -> dict[str, str]:
     report = run_checker(exercise, solution)
     assert not report.passed, str(report)
     return {r.case: r.message for r in report.results if not r.passed}
+
+
+def message_of(exercise: str, solution: object, failing_case: str) -> str:
+    """The message of ``failing_case`` when ``solution`` is checked; that case must fail."""
+    messages = failures(exercise, solution)
+    assert failing_case in messages, messages
+    return messages[failing_case]
 
 
 def not_written(*args: object) -> object:

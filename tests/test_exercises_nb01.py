@@ -6,7 +6,7 @@ import base64
 import hashlib
 
 import pytest
-from conftest import failures, reference
+from helpers import failures, message_of, reference
 
 from wslearn import handshake
 from wslearn.exercises import run_checker
@@ -195,6 +195,4 @@ MISTAKES = [
     ids=[wrong.__name__ for _, wrong, _, _ in MISTAKES],
 )
 def test_a_mistake_fails_its_case_with_a_hint(exercise, wrong, failing_case, hint):
-    messages = failures(exercise, wrong)
-    assert failing_case in messages, messages
-    assert hint in messages[failing_case]
+    assert hint in message_of(exercise, wrong, failing_case)

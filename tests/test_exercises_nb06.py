@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import failures, reference
+from helpers import failures, message_of, reference
 
 from wslearn import connection
 from wslearn.close import decode_close, encode_close
@@ -176,9 +176,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize(("exercise", "wrong", "failing_case", "hint"), MISTAKES)
 def test_a_mistake_fails_its_case_with_a_hint(exercise, wrong, failing_case, hint):
-    messages = failures(exercise, wrong)
-    assert failing_case in messages, messages
-    assert hint in messages[failing_case]
+    assert hint in message_of(exercise, wrong, failing_case)
 
 
 @pytest.mark.parametrize(
