@@ -7,7 +7,7 @@ methods run on the same connections, interleaved round by round in a shuffled
 order, and their results are pooled: delivery rate (deliveries per second,
 both ends' work included, since clients and server share the process) and
 latency from publish to arrival, p50 and p99. Then one client stops reading
-among 50 fast ones: what each method does to the others. Last, the latency a
+among 20 fast ones: what each method does to the others. Last, the latency a
 hop through Redis adds: the same chat relay in one process, then 2 and 4
 processes (``wslearn.scale``) sharing their clients through a private Redis.
 
@@ -30,7 +30,7 @@ COUNTS = [1, 10, 100, 500, 1000, 2000]
 BIG = [5000]
 ROUNDS = 3
 PROBE = {"clients_per_url": 2, "messages": 100, "interval": 0.01, "senders": 1}
-SLOW = {"clients": 50, "size": 4096, "interval": 0.01, "messages": 100, "queue_size": 16}
+SLOW = {"clients": 20, "size": 4096, "interval": 0.01, "messages": 100, "queue_size": 16}
 
 
 def messages_for(clients: int) -> int:

@@ -147,6 +147,7 @@ class Subscriber:
     sent: int = 0
     dropped: int = 0
     peak: int = 0  # the longest the queue has been
+    sending: bool = False  # the writer is inside ``await ws.send()``
     writer: asyncio.Task[None] | None = None
 
 
@@ -157,6 +158,12 @@ class Hub:
     ``async close(code, reason)`` (``websockets`` connections have both).
     ``publish()`` is synchronous and never waits for a client: a slow client
     costs the others one ``append`` per message, however slow it is.
+
+    The common case costs no more than ``websockets.broadcast()``: while a
+    ``websockets`` connection's write buffer is below its high-water mark
+    (when ``await send()`` would not wait) and nothing is queued for it, the
+    frame goes straight into that buffer. Only a client whose buffer is full
+    gets its queue, its writer and, once the queue is full, the policy.
     """
 
     def __init__(
@@ -199,6 +206,9 @@ class Hub:
         self.published += 1
         taken = 0
         for sub in list(self.subscribers.values()):
+            if self._write_now(sub, message):
+                taken += 1
+                continue
             try:
                 dropped = self.policy(sub.queue, message, self.queue_size)
             except TooSlow as exc:
@@ -215,6 +225,20 @@ class Hub:
             sub.ready.set()
         return taken
 
+    @staticmethod
+    def _write_now(sub: Subscriber, message: Any) -> bool:
+        """The fast path: write into the connection's buffer if it has room and nothing waits."""
+        if sub.queue or sub.sending:
+            return False  # keep the order: what is queued goes first
+        transport = getattr(sub.ws, "transport", None)
+        if transport is None or not hasattr(sub.ws, "protocol"):
+            return False  # not a websockets connection: always through the queue
+        if transport.get_write_buffer_size() >= transport.get_write_buffer_limits()[1]:
+            return False  # above the high-water mark: await send() would wait here
+        websockets.broadcast([sub.ws], message)  # frames and writes, never waits
+        sub.sent += 1
+        return True
+
     def _drop_client(self, sub: Subscriber, code: int, reason: str) -> None:
         self.discard(sub.ws)
         self.disconnected.append((sub.ws, code, reason))
@@ -228,7 +252,9 @@ class Hub:
                 while not sub.queue:
                     sub.ready.clear()
                     await sub.ready.wait()
+                sub.sending = True
                 await sub.ws.send(sub.queue.popleft())
+                sub.sending = False
                 sub.sent += 1
         except ConnectionClosed:
             self.subscribers.pop(sub.ws, None)
