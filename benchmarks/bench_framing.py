@@ -6,9 +6,12 @@ and unmasks it. Throughput is payload bytes per second for that round trip.
 Timings of memory-bound code swing by up to 4x between processes on shared
 machines, so the three implementations are timed interleaved, in one process,
 round after round in a shuffled order; the table reports medians, and the
-ratios are medians of the per-round ratios.
+ratios are medians of the per-round ratios. Each batch is timed in CPU time
+of this thread (``time.thread_time``), not wall time: on a machine shared by
+busy neighbours the scheduler otherwise charges their time slices to
+whichever contender happened to be running.
 
-Run:  .venv/bin/python benchmarks/bench_framing.py   (about 20 s)
+Run:  .venv/bin/python benchmarks/bench_framing.py   (about 20 s of CPU)
 """
 
 from __future__ import annotations
@@ -70,10 +73,10 @@ def calibrate(fn: Callable[[bytes], bytes], payload: bytes) -> int:
     """Number of calls that take about BUDGET seconds."""
     n = 1
     while True:
-        start = time.perf_counter()
+        start = time.thread_time()
         for _ in range(n):
             fn(payload)
-        if (elapsed := time.perf_counter() - start) > BUDGET / 4:
+        if (elapsed := time.thread_time() - start) > BUDGET / 4:
             return max(1, int(n * BUDGET / elapsed))
         n *= 4
 
@@ -90,10 +93,10 @@ def measure(payload: bytes) -> dict[str, list[float]]:
         rng.shuffle(order)
         for name in order:
             fn, n = IMPLEMENTATIONS[name], calls[name]
-            start = time.perf_counter()
+            start = time.thread_time()
             for _ in range(n):
                 fn(payload)
-            speeds[name].append(len(payload) * n / (time.perf_counter() - start) / 1e6)
+            speeds[name].append(len(payload) * n / (time.thread_time() - start) / 1e6)
     return speeds
 
 

@@ -213,6 +213,25 @@ def test_mask_true_picks_a_fresh_random_key_each_time() -> None:
     assert all(decode_frame(w)[0] == Frame(True, TEXT, b"Hello", mask=w[2:6]) for w in wires)
 
 
+def test_a_forked_child_never_reuses_the_parents_masking_keys() -> None:
+    """Keys come from os.urandom in blocks; a child process must not inherit the block."""
+    import os
+
+    frame = Frame(True, BINARY, b"x")
+    encode_frame(frame, mask=True)  # the parent now holds a block of keys
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send the next key it would use, and leave at once
+        os.write(write_end, encode_frame(frame, mask=True)[2:6])
+        os._exit(0)
+    os.close(write_end)
+    child_key = os.read(read_end, 4)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    parent_key = encode_frame(frame, mask=True)[2:6]
+    assert len(child_key) == 4 and child_key != parent_key
+
+
 def test_mask_false_sends_unmasked_even_if_the_frame_has_a_key() -> None:
     frame = Frame(True, TEXT, b"Hello", mask=KEY)
     assert encode_frame(frame, mask=False) == bytes.fromhex("810548656c6c6f")

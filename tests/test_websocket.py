@@ -980,3 +980,30 @@ def test_the_two_halves_talk_only_through_public_names() -> None:
                 continue
             reach_ins.append(f"{cls.name} line {node.lineno}: {ast.unparse(node)}")
     assert reach_ins == []
+
+
+@async_test
+async def test_wss_with_a_context_that_trusts_the_course_ca() -> None:
+    """A TLS server with a certificate from a course CA (trustme): trusted only if asked."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+
+    seen = Seen()
+    async with serving(echo_server(seen), ssl=server_context) as url:
+        wss = url.replace("ws://", "wss://")
+        async with WebSocket(wss, ssl=client_context) as ws:
+            ws.send("over TLS")
+            reply = await ws.wait_for("message", timeout=5)
+        untrusted = WebSocket(wss)  # the system's CAs do not know the course CA
+        refused = await untrusted.closed(timeout=5)
+    assert (ws.url, reply.data) == (wss + "/", "over TLS")
+    assert [entry.type for entry in untrusted.events] == ["connecting", "error", "close"]
+    assert (refused.code, refused.wasClean) == (1006, False)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.events[1].details["message"]

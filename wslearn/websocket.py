@@ -78,7 +78,7 @@ import inspect
 import os
 import re
 import socket
-import ssl
+import ssl as ssl_module
 import sys
 import traceback
 from collections import deque
@@ -220,13 +220,17 @@ class WebSocket:
 
     Create it while an asyncio loop runs (inside ``async def`` code, or at the
     top level of a Jupyter cell).  It starts connecting and returns at once, in
-    ``CONNECTING``.  Two keywords a browser does not have: ``close_timeout``
-    bounds the wait for the server's side of the closing handshake, and
+    ``CONNECTING``.  Three keywords a browser does not have: ``close_timeout``
+    bounds the wait for the server's side of the closing handshake,
     ``send_buffer`` fixes the size of the TCP socket's kernel send buffer
-    (``SO_SNDBUF``, in bytes; Linux doubles it).  On loopback Linux grows that
+    (``SO_SNDBUF``, in bytes; Linux doubles it), and ``ssl`` is the
+    ``ssl.SSLContext`` for ``wss://`` URLs.  On loopback Linux grows that
     buffer to megabytes while the peer is not reading, so ``bufferedAmount``
     would take many seconds to show backpressure; a small fixed buffer makes
-    it show within a second (notebook 05).
+    it show within a second (notebook 05).  ``ssl`` defaults to
+    ``ssl.create_default_context()`` (the system's CAs, as a browser trusts
+    its own store); pass a context that trusts the course's CA instead, as a
+    browser would after the CA is installed (``ssl.create_default_context(cafile=...)``).
 
     Raises ``DOMException`` named ``SyntaxError`` for a URL that does not parse,
     a scheme other than ws/wss/http/https, a fragment (``#...``), or subprotocol
@@ -247,6 +251,7 @@ class WebSocket:
         *,
         close_timeout: float = CLOSE_TIMEOUT,
         send_buffer: int | None = None,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         try:
             loop = asyncio.get_running_loop()
@@ -263,6 +268,7 @@ class WebSocket:
         self._offered = offered
         self._close_timeout = close_timeout
         self._send_buffer = send_buffer
+        self._ssl = ssl
         self._drain_waiters: list[tuple[int, asyncio.Future[int]]] = []
         self._ready_state = self.CONNECTING
         self._buffered_amount = 0
@@ -636,12 +642,17 @@ class WebSocket:
                 connection,
                 host,
                 port,
-                ssl=ssl.create_default_context() if secure else None,
+                ssl=(self._ssl or ssl_module.create_default_context()) if secure else None,
             )
         except asyncio.CancelledError:
             return  # close() while CONNECTING: it already failed the connection
         except OSError as exc:
-            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            # TCP or TLS never came up: no transport, so no connection_lost() will report it.
+            self._connection = self._connect_task = None
+            if isinstance(exc, ssl_module.SSLError):  # e.g. a certificate nobody vouches for
+                why = str(exc)
+            else:
+                why = os.strerror(exc.errno) if exc.errno else str(exc)
             self._fail(f"Error in connection establishment: {why}")
         finally:
             self._connect_task = None
