@@ -64,10 +64,12 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import json
 import os
 import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -339,11 +341,19 @@ class Chromium:
     ``await start()`` (or the first ``run``) launches it; ``await close()``
     stops it (its temporary profile goes with it). Usable as ``async with Chromium() as b``.
     ``executable`` overrides :func:`find_chromium`'s search; ``args`` adds flags.
+    ``preferences`` (a profile's ``Preferences`` JSON, e.g. whether third-party
+    cookies are blocked) start it on a profile folder holding them.
     """
 
-    def __init__(self, executable: str | None = None, args: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        executable: str | None = None,
+        args: Iterable[str] = (),
+        preferences: Mapping[str, Any] | None = None,
+    ) -> None:
         self.executable = executable
         self.args = [*CHROMIUM_ARGS, *args]
+        self.preferences = dict(preferences or {})
         self.version = ""
         """``"Chromium 156.0.8078.108"``, known once started."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -352,7 +362,10 @@ class Chromium:
         self._launching: concurrent.futures.Future[None] | None = None
         self._playwright: Any = None
         self._browser: Any = None
+        self._context: Any = None  # every tab's: one profile, one cookie jar
+        self._profile: str | None = None  # our own profile folder, with preferences
         self._page: Any = None
+        self._visitor: Any = None  # the tab of run(page=...)
         self._console_lines: list[list[str]] = []
         self._tab_lock = asyncio.Lock()  # made again by each launch, on the browser's loop
         self._page_server: asyncio.Server | None = None
@@ -417,11 +430,21 @@ class Chromium:
         self._playwright = await async_playwright().start()
         try:
             # Playwright gives the browser a fresh profile in a temporary folder
-            # and deletes it on close; each run gets a fresh context (no cookies
-            # or storage shared between runs).
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=executable, headless=True, args=self.args
-            )
+            # and deletes it on close; preferences need a profile folder of our own.
+            if self.preferences:
+                self._profile = tempfile.mkdtemp(prefix="wslearn-chromium-")
+                os.mkdir(os.path.join(self._profile, "Default"))
+                with open(os.path.join(self._profile, "Default", "Preferences"), "w") as file:
+                    json.dump(self.preferences, file)
+                self._context = await self._playwright.chromium.launch_persistent_context(
+                    self._profile, executable_path=executable, headless=True, args=self.args
+                )
+                self._browser = self._context.browser
+            else:
+                self._browser = await self._playwright.chromium.launch(
+                    executable_path=executable, headless=True, args=self.args
+                )
+                self._context = await self._browser.new_context()
             self.version = f"Chromium {self._browser.version}"
             await self._tab()  # so that warm_up() also pays for the first tab
         except BaseException:
@@ -438,23 +461,32 @@ class Chromium:
         writer.close()
 
     async def run(
-        self, js: str, url: str | None = None, *, timeout: float = TIMEOUT, **args: Any
+        self,
+        js: str,
+        url: str | None = None,
+        *,
+        timeout: float = TIMEOUT,
+        page: str | None = None,
+        **args: Any,
     ) -> EventLog:
         """Run ``js`` (an async function's body) in a fresh document; return its log.
 
         ``url`` and ``args`` (JSON-able keyword arguments) are visible to the
         snippet. The run is bounded by ``timeout`` seconds (see the module
-        docstring for what ends it).
+        docstring for what ends it). With ``page``, a second tab of the same
+        profile first opens that address (a top-level visit: a login page sets
+        its cookies, an ``https://`` page gives the snippet a secure origin)
+        and the snippet runs there; ``js`` may then be empty.
         """
         if not self.running:
             await self.start()
         async with asyncio.timeout(timeout + 10):  # the page enforces timeout itself
-            return await self._call(self._run(js, url, timeout, args))
+            return await self._call(self._run(js, url, timeout, args, page))
 
     async def _run(
-        self, js: str, url: str | None, timeout: float, args: dict[str, Any]
+        self, js: str, url: str | None, timeout: float, args: dict[str, Any], at: str | None
     ) -> EventLog:
-        page = await self._tab()
+        page = await self._tab() if at is None else await self._visit(at)
         console: list[str] = []
         self._console_lines.append(console)
         try:
@@ -476,11 +508,20 @@ class Chromium:
         """The one tab the snippets run in (a new tab costs ~0.5 s: keep one)."""
         async with self._tab_lock:  # runs may start together: open it once
             if self._page is None or self._page.is_closed():
-                page = await self._browser.new_page()
+                page = await self._context.new_page()
                 page.on("console", self._console)
                 await page.goto(self._page_url)
                 self._page = page
         return self._page
+
+    async def _visit(self, address: str) -> Any:
+        """The second tab, navigated to ``address`` (runs with ``page=`` take turns)."""
+        async with self._tab_lock:
+            if self._visitor is None or self._visitor.is_closed():
+                self._visitor = await self._context.new_page()
+                self._visitor.on("console", self._console)
+            await self._visitor.goto(address)
+        return self._visitor
 
     def _console(self, message: Any) -> None:
         # Runs going on at once share the tab, so each of them gets every line
@@ -517,12 +558,19 @@ class Chromium:
 
     async def _shutdown(self) -> None:
         browser, self._browser = self._browser, None
-        self._page = None
+        context, self._context = self._context, None
+        self._page = self._visitor = None
         playwright, self._playwright = self._playwright, None
         server, self._page_server = self._page_server, None
         with contextlib.suppress(Exception):
+            if context is not None:
+                await context.close()
+        with contextlib.suppress(Exception):
             if browser is not None:
                 await browser.close()
+        if self._profile is not None:
+            shutil.rmtree(self._profile, ignore_errors=True)
+            self._profile = None
         with contextlib.suppress(Exception):
             if playwright is not None:
                 await playwright.stop()

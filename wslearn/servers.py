@@ -86,17 +86,18 @@ class LocalServer:
     options: dict[str, Any] = field(default_factory=dict)
     pages: Mapping[str, str] = field(default_factory=dict)
     allow_remote: bool = False
+    tls: bool = False  # wss:// with the course CA's certificate (wslearn.security)
     _server: Server | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
-        """The ``ws://`` URL to connect to (the real port once started)."""
-        return f"ws://{self.host}:{self.bound_port}"
+        """The ``ws://`` (with ``tls``: ``wss://``) URL to connect to, once started."""
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.bound_port}"
 
     @property
     def http_url(self) -> str:
-        """The ``http://`` URL of the same port, for the pages it serves."""
-        return f"http://{self.host}:{self.bound_port}"
+        """The ``http://`` (``https://``) URL of the same port, for the pages it serves."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.bound_port}"
 
     @property
     def bound_port(self) -> int:
@@ -113,6 +114,10 @@ class LocalServer:
         if self._server is not None:
             return self
         options = {"compression": None, **self.options}
+        if self.tls:  # another certificate may come in the "ssl" option
+            from wslearn.security import course_ca
+
+            options.setdefault("ssl", course_ca().server_context())
         if self.pages:
             options.setdefault("process_request", self._serve_page)
         self._server = await serve(
@@ -394,7 +399,7 @@ FACTORIES: dict[str, Callable[..., LocalServer]] = {
     "feed": feed,
 }
 
-_LOCAL_FIELDS = ("host", "port", "pages", "allow_remote")
+_LOCAL_FIELDS = ("host", "port", "pages", "allow_remote", "tls")
 
 
 def _split(options: dict[str, Any]) -> dict[str, Any]:
