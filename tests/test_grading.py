@@ -44,6 +44,9 @@ from wslearn.exercises.sandbox import (
 )
 from wslearn.framing import Frame, Opcode, ProtocolError
 
+#: grading a class in a fixture can take minutes on a loaded 2-core machine
+pytestmark = pytest.mark.timeout(900)
+
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
 HOSTILE = ROOT / "tests" / "hostile"
 NB00 = "00_why_websocket"
