@@ -493,11 +493,27 @@ def test_websockets_compresses_wslearn_decompresses(batch, params, size, client)
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.binary(min_size=1, max_size=5000))
+@given(st.binary(min_size=1, max_size=2000))
 def test_window_bits_8_output_fits_a_256_byte_window(data):
-    """zlib cannot compress with 8 bits; the 9-bit stream it makes instead inflates with 8."""
-    payload = Compressor(8).compress(data * 3)
-    assert zlib.decompressobj(-8).decompress(payload + deflate.TAIL) == data * 3
+    """zlib cannot compress with 8 bits; the 9-bit stream it makes instead inflates with 8.
+
+    Within one call zlib's inflate may look back into its whole output, so the
+    window only bites across messages: the second copy must not reach into the first
+    further than 256 bytes (a 15-bit compressor does, and this check then fails).
+    """
+    compressor, inflater = Compressor(8), zlib.decompressobj(-8)
+    for _ in range(2):
+        payload = compressor.compress(data)
+        assert inflater.decompress(payload + deflate.TAIL) == data
+
+
+def test_an_8_bit_reader_fails_on_a_15_bit_stream():
+    """The check above can fail: the same stream made with 15 bits breaks an 8-bit reader."""
+    data = os.urandom(150).hex().encode()
+    compressor, inflater = Compressor(15), zlib.decompressobj(-8)
+    inflater.decompress(compressor.compress(data) + deflate.TAIL)
+    with pytest.raises(zlib.error, match="too far back"):
+        inflater.decompress(compressor.compress(data) + deflate.TAIL)
 
 
 # --- over real connections ------------------------------------------------------------------
@@ -884,6 +900,20 @@ async def test_chromium_reads_messages_compressed_by_wslearn():
         log = await browser.run(SEND_ALL, url=f"ws://127.0.0.1:{port}", messages=sent)
     assert _opened_with(log)["echoes"] == sent
     assert _opened_with(log)["extensions"] == WEBSOCKETS_ANSWER
+
+
+@async_test
+async def test_chromium_inflates_wslearns_8_bit_window_made_with_9_bits():
+    """Chromium takes server_max_window_bits=8 and reads what wslearn compresses for it.
+
+    (Chromium inflates with a bigger window, so it would also read a stream that
+    breaks the limit; test_window_bits_8_output_fits_a_256_byte_window is the strict check.)
+    """
+    sent = [os.urandom(150).hex()] * 3  # each message repeats the one 300 bytes back
+    async with raw_deflate_server(server_max_window_bits=8) as port:
+        log = await browser.run(SEND_ALL, url=f"ws://127.0.0.1:{port}", messages=sent)
+    assert _opened_with(log)["extensions"] == "permessage-deflate; server_max_window_bits=8"
+    assert _opened_with(log)["echoes"] == sent
 
 
 @async_test
