@@ -239,8 +239,6 @@ def _masked_after(prefix: bytes, data: bytes | bytearray | memoryview, mask: byt
     # header), so the result needs no further copy to glue them together.
     key = _np.uint64(int.from_bytes(mask * 2, sys.byteorder))  # as the words lie in memory
     whole = n >> 3  # complete 64-bit words in the payload
-    if not prefix and not n & 7:  # a decoder unmasking whole words: fewest steps
-        return (_np.frombuffer(data, dtype=_np.uint64) ^ key).tobytes()
     start = 16 - len(prefix)
     words = _np.empty(2 + (n + 7) // 8, dtype=_np.uint64)
     as_bytes = words.view(_np.uint8)
@@ -437,6 +435,11 @@ def _frame_from(header: _Header, data: bytes | bytearray | memoryview) -> Frame:
     if header.length < _NUMPY_THRESHOLD:
         raw = data[start:end]  # small: a plain slice is the cheapest copy
         payload = bytes(raw) if header.mask is None else _xor_small(raw, header.mask)
+    elif header.mask is not None and _np is not None and not header.length & 7:
+        # Big and whole 64-bit words (64 KiB, 1 MiB, ...): XOR them in place
+        # of the buffer, with no view or slice in between.
+        key = _np.uint64(int.from_bytes(header.mask * 2, sys.byteorder))
+        payload = (_np.frombuffer(data, _np.uint64, header.length >> 3, start) ^ key).tobytes()
     else:
         # Big: look at the payload in place instead of slicing out a copy first.
         with memoryview(data) as view, view[start:end] as raw:
