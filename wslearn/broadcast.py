@@ -570,7 +570,7 @@ class SlowClientResult:
     interval: float
     scheduled: list[float]  # when each message was due (seconds from the start)
     fast: list[list[float]] = field(repr=False)  # per message: the fast clients' latencies
-    slow_buffered: int = 0  # bytes held for the slow client on the server at the end
+    slow_buffered: int = 0  # bytes held for the slow client at the end: socket buffer + hub queue
     slow_queue_peak: int = 0  # the hub's queue for it (hub only)
     closed_code: int | None = None  # how the server closed the slow client, if it did
 
@@ -596,7 +596,7 @@ class SlowClientResult:
         return (
             f"{label:16} fast clients: {100 * self.delivered:5.1f}% delivered, "
             f"worst {1000 * self.max_latency:7.1f} ms   slow client: "
-            f"{self.slow_buffered:,} B buffered for it{closed}"
+            f"{self.slow_buffered:,} B held for it{closed}"
         )
 
 
@@ -662,7 +662,8 @@ async def slow_client(
             interval,
             [seq * interval for seq in range(messages)],
             fast_rows,
-            slow_buffered=server_slow.transport.get_write_buffer_size(),
+            slow_buffered=server_slow.transport.get_write_buffer_size()
+            + sum(len(m) for m in (sub.queue if sub else ())),
             slow_queue_peak=sub.peak if sub else (0 if not closed else queue_size),
             closed_code=closed[0] if closed else None,
         )
