@@ -136,10 +136,12 @@ fig = plots.slow_client_effect(slow_runs)
 # - the **naive loop** stops as soon as the slow client's buffers are full: the crosses on the top
 #   edge are messages the fast clients never got, because the loop was still waiting;
 # - **`websockets.broadcast()`** keeps the fast clients on time, and keeps everything for the slow
-#   one: the bar on the right is memory the server holds for a client that may never read again;
+#   one: the bar on the right is memory the server holds for a client that may never read again,
+#   and it grows with every message (run it longer and see);
 # - the **hub** keeps the fast clients on time *and* bounds what it holds for the slow one: its
-#   queue (8 messages here) plus the connection's own buffer. With `disconnect` the slow client is
-#   closed with 1013 and nothing is held for it any more.
+#   queue (8 messages here) plus the connection's own buffer, however long the run. With
+#   `disconnect` the hub drops the queue and closes the client with 1013; what is left in the
+#   socket's buffer goes when the closing handshake times out and the connection is dropped.
 
 # %% [markdown]
 # **Exercise 1 · keep_latest.** Write the drop-oldest policy. A policy gets the client's queue (a
