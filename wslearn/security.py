@@ -54,12 +54,14 @@ from wslearn.servers import LocalServer
 __all__ = [
     "ALLOW_THIRD_PARTY_COOKIES",
     "AUTH_MODES",
+    "PLAIN_HOST",
     "AddressLimit",
     "AuthError",
     "Bank",
     "CourseCA",
     "TicketBook",
     "TokenBucket",
+    "chromium_args",
     "course_ca",
     "stranger_ca",
 ]
@@ -71,6 +73,11 @@ ALLOW_THIRD_PARTY_COOKIES = {
 }
 
 AUTH_MODES = ("cookie", "query", "ticket", "first-message")
+
+#: A name Chromium resolves to 127.0.0.1 (``chromium_args``) that does not look
+#: like loopback: browsers trust ``ws://127.0.0.1`` and ``ws://localhost`` as if
+#: secure, so only a URL with another name shows the mixed-content rule.
+PLAIN_HOST = "bank.test"
 
 
 # --- TLS -------------------------------------------------------------------------------------
@@ -118,6 +125,11 @@ def course_ca() -> CourseCA:
     if _course is None:
         _course = CourseCA()
     return _course
+
+
+def chromium_args() -> list[str]:
+    """Chromium's flags for this notebook: trust the course certificate; map ``PLAIN_HOST``."""
+    return [*course_ca().chromium_args(), f"--host-resolver-rules=MAP {PLAIN_HOST} 127.0.0.1"]
 
 
 def stranger_ca() -> CourseCA:
