@@ -164,9 +164,7 @@ async def test_samesite_none_secure_cookie_is_withheld_while_third_party_cookies
 
 @browser_test
 async def test_samesite_none_secure_cookie_goes_cross_site_when_third_party_cookies_are_allowed():
-    permissive = browser.Chromium(
-        args=chromium_args(), preferences=ALLOW_THIRD_PARTY_COOKIES
-    )
+    permissive = browser.Chromium(args=chromium_args(), preferences=ALLOW_THIRD_PARTY_COOKIES)
     try:
         async with Bank(cookie="; SameSite=None; Secure", tls=True) as bank:
             log = await attack(permissive, bank, "localhost")
@@ -324,7 +322,10 @@ async def test_flooding_the_bank_closes_the_connection_with_1008():
     async with Bank(rate=5, burst=5) as bank:
         session = bank.login()
         code, reason, got = await close_of(
-            bank.url, *["balance?"] * 20, enough=99, additional_headers={"Cookie": f"session={session}"}
+            bank.url,
+            *["balance?"] * 20,
+            enough=99,
+            additional_headers={"Cookie": f"session={session}"},
         )
     assert (code, reason) == (1008, "rate limit exceeded")
     assert len(got) == 1 + 5  # the account, then one answer per token of the burst
@@ -349,8 +350,9 @@ async def test_a_huge_handshake_head_gets_431_and_extra_connections_get_429():
         assert caught.value.response.status_code == 431
         session = bank.login()
         cookie = {"Cookie": f"session={session}"}
-        async with connect(bank.url, additional_headers=cookie), connect(
-            bank.url, additional_headers=cookie
+        async with (
+            connect(bank.url, additional_headers=cookie),
+            connect(bank.url, additional_headers=cookie),
         ):
             with pytest.raises(InvalidStatus) as caught:
                 async with connect(bank.url, additional_headers=cookie):

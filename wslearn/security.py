@@ -363,7 +363,7 @@ class Bank(LocalServer):
         try:
             token = json.loads(first)["token"]
         except (ValueError, KeyError, TypeError):
-            raise AuthError("first message must be {\"token\": ...}") from None
+            raise AuthError('first message must be {"token": ...}') from None
         if not isinstance(token, str) or not hmac.compare_digest(token, self.token):
             raise AuthError("bad token")
         return "alice"

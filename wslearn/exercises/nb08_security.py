@@ -68,9 +68,7 @@ ORIGIN_MODELS: dict[str, Callable[[str | None, list[str]], bool]] = {
         lambda o, a: o is not None and any(o.startswith(x) for x in a)
     ),
     "you accept an Origin that merely contains or ends with an allowed name; "
-    "compare the whole string": (
-        lambda o, a: o is not None and any(_host(x) in o for x in a)
-    ),
+    "compare the whole string": (lambda o, a: o is not None and any(_host(x) in o for x in a)),
     "you compare host names only: the scheme and the port are part of an origin": (
         lambda o, a: o is not None and _host(o) in {_host(x) for x in a}
     ),
@@ -92,9 +90,9 @@ def check_origin_allowed(origin_allowed: Callable[..., bool]) -> Iterator[Result
             expected,
             hint=hint,
             compare=_is_bool,
-            diagnose=lambda got: "return True or False (a bool)"
-            if not isinstance(got, bool)
-            else misreading,
+            diagnose=lambda got: (
+                "return True or False (a bool)" if not isinstance(got, bool) else misreading
+            ),
         )
 
 
@@ -356,8 +354,8 @@ def check_allowed(allowed: Callable[..., list[bool]]) -> Iterator[Result]:
             model_allowed(times, rate, burst),
             hint="tokens grow by rate per second since the last message, never above burst; "
             "a message passes if a whole token is there, and spends it",
-            compare=lambda got, want: isinstance(got, list)
-            and all(isinstance(g, bool) for g in got)
-            and got == want,
+            compare=lambda got, want: (
+                isinstance(got, list) and all(isinstance(g, bool) for g in got) and got == want
+            ),
             diagnose=known(slips(model_allowed, BUCKET_SLIPS, times, rate, burst)),
         )

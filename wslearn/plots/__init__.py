@@ -28,6 +28,7 @@ from wslearn.plots.scale import (
     restart_gap,
     slow_client_effect,
 )
+from wslearn.plots.security import OUTCOME_COLUMNS, cswsh_outcomes, token_bucket
 from wslearn.plots.server import closing_states, frame_loop
 from wslearn.plots.style import (
     BAD,
@@ -54,6 +55,7 @@ __all__ = [
     "METHOD_LABELS",
     "NETWORK",
     "OK",
+    "OUTCOME_COLUMNS",
     "SENDER_COLOURS",
     "SENDER_LABELS",
     "SERVER",
@@ -68,6 +70,7 @@ __all__ = [
     "closing_states",
     "compression_costs",
     "context_takeover",
+    "cswsh_outcomes",
     "dead_peer",
     "delivery_latency",
     "fanout_rates",
@@ -82,4 +85,5 @@ __all__ = [
     "restart_gap",
     "sequence",
     "slow_client_effect",
+    "token_bucket",
 ]
