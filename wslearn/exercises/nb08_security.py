@@ -106,10 +106,9 @@ HACK = (
     "Sec-WebSocket-Protocol names subprotocols; a token there is logged and echoed as one, "
     "and the server must answer it back: a hack"
 )
-#: situation -> (expected, {wrong answer: hint})
+#: situation (as notebook 08 describes it) -> (expected, {wrong answer: hint})
 AUTH_CASES: dict[str, tuple[str, dict[str, str]]] = {
-    "A page of the bank's own site opens a socket to the same site; the user "
-    "logged in there and holds a session cookie.": (
+    "same-site page, logged in with a session cookie": (
         "cookie",
         {
             "ticket": "a ticket works, but the browser already sends the session cookie: "
@@ -118,7 +117,7 @@ AUTH_CASES: dict[str, tuple[str, dict[str, str]]] = {
             "header": "a browser's WebSocket cannot set headers",
         },
     ),
-    "A Python service talks to another service over wss; no browser is involved.": (
+    "a service calling a service, no browser": (
         "header",
         {
             "cookie": "a service has no browser session: it can send its credential "
@@ -127,9 +126,7 @@ AUTH_CASES: dict[str, tuple[str, dict[str, str]]] = {
             "first-message": "a service can authenticate in the handshake itself, with a header",
         },
     ),
-    "A single-page app on app.example.com uses an API on api.example.net (another site) "
-    "with an access token from its login; URLs are logged; the server must refuse "
-    "unauthenticated upgrades outright.": (
+    "SPA calling an API on another site; URLs are logged; refuse before the upgrade": (
         "ticket",
         {
             "cookie": "another site: a third-party cookie may be blocked, and cookies "
@@ -139,13 +136,13 @@ AUTH_CASES: dict[str, tuple[str, dict[str, str]]] = {
             "header": "a browser's WebSocket cannot set headers",
         },
     ),
-    "A browser game on another site holds an access token; nothing secret may appear "
-    "in any URL, and the server may keep an unauthenticated socket open for a second.": (
+    "browser game on another site; the server has no HTTP endpoint; a second unauthenticated "
+    "is fine": (
         "first-message",
         {
             "cookie": "another site: a third-party cookie may be blocked, and cookies "
             "invite Cross-Site WebSocket Hijacking",
-            "ticket": "a ticket travels in the URL, which must stay free of secrets here",
+            "ticket": "a ticket is fetched over HTTP first, and this server has no HTTP endpoint",
             "header": "a browser's WebSocket cannot set headers",
         },
     ),
@@ -169,9 +166,9 @@ def _auth_hint(choices: dict[str, str]) -> Callable[[Any], str | None]:
 @exercise("choose_auth", notebook=NOTEBOOK)
 def check_choose_auth(choose_auth: Callable[[str], str]) -> Iterator[Result]:
     """How should this client prove who it is? One of cookie, header, ticket, first-message."""
-    for number, (situation, (expected, choices)) in enumerate(AUTH_CASES.items(), 1):
+    for situation, (expected, choices) in AUTH_CASES.items():
         yield case(
-            f"situation {number}",
+            situation,
             lambda situation=situation: choose_auth(situation),
             expected,
             hint="read the situation again: who is the client, and can it set headers?",
