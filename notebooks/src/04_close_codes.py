@@ -266,7 +266,7 @@ for name, seen in results.items():
 # servers: one that closes with code **999**, which no endpoint may send (0-999 are not used,
 # §7.4.2), and one that never answers the client's close frame and keeps TCP open, so the
 # client's own patience decides. wslearn's `WebSocket` gets a 1-second `close_timeout` for that
-# one; Chromium is watched for 2 seconds. Chromium's table on the left, wslearn's on the right:
+# one; Chromium is watched for 1.5 seconds. Chromium's table on the left, wslearn's on the right:
 
 # %%
 rude["999"] = await RudeServer(
@@ -277,9 +277,9 @@ in_browser = [e for e in ENDINGS if e.name not in THEN] + [
     Ending("server: close code 999", rude["999"].url),
     Ending("server never answers close()", rude["mute"].url, close=(1000, "done")),
 ]
-chromium_logs = await asyncio.gather(*(closings.in_chromium(e, timeout=2) for e in in_browser))
+chromium_logs = await asyncio.gather(*(closings.in_chromium(e, timeout=1.5) for e in in_browser))
 python_logs = await asyncio.gather(
-    *(closings.in_python(e, close_timeout=1, timeout=2) for e in in_browser)
+    *(closings.in_python(e, close_timeout=1, timeout=3) for e in in_browser)
 )
 print(closings.compare([e.name for e in in_browser], chromium_logs, python_logs))
 print(f"\nChromium's own close timeout: {closings.CHROMIUM_CLOSE_TIMEOUT:.0f} s (measured once)")
@@ -293,7 +293,7 @@ for server in rude.values():
 #   `WebSocket` follows the RFC: a code no endpoint may send is a protocol error, so it fails the
 #   connection (`error`, then 1006), as it does for 1005 on the wire, where Chromium agrees.
 # - **A server that never answers.** After `close()`, Chromium waits a full minute for the
-#   server's close frame before it drops TCP and reports 1006; in 2 seconds it was still CLOSING.
+#   server's close frame before it drops TCP and reports 1006; after 1.5 s it was still CLOSING.
 #   wslearn's `WebSocket` waits `close_timeout` seconds (5 by default, 1 here), then reports the
 #   same 1006, unclean.
 #
