@@ -213,6 +213,10 @@ def grade_notebook(
     notebook, refused = _read_submission(path)
     if notebook is None:
         return [row(step, reason=refused) for step in exercises], ""
+    sources = {s.exercise: student_cell(notebook, s) for s in exercises}
+    if all(sources[s.exercise] in (None, s.code) for s in exercises):  # nothing to run
+        return [row(s, reason=NOT_WRITTEN if sources[s.exercise] else "exercise cell missing")
+                for s in exercises], ""
     shortcuts = {
         name: list(getattr(ex, "shortcuts", ()) or ()) for name, ex in registry().items()
     }
@@ -245,7 +249,7 @@ def grade_notebook(
                 except Exception:
                     pass  # a course definition that needs a demo: the exercises may not
                 continue
-            source = student_cell(notebook, step)
+            source = sources[step.exercise]
             if source is None:
                 grades.append(row(step, reason="exercise cell missing"))
                 continue
