@@ -46,6 +46,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from wslearn import handshake
@@ -53,17 +54,21 @@ from wslearn.servers import LocalServer
 
 __all__ = [
     "ALLOW_THIRD_PARTY_COOKIES",
+    "ATTACK_JS",
     "AUTH_MODES",
     "PLAIN_HOST",
     "AddressLimit",
     "AuthError",
     "Bank",
     "CourseCA",
+    "Hijack",
     "TicketBook",
     "TokenBucket",
     "chromium_args",
     "course_ca",
+    "hijack",
     "stranger_ca",
+    "tls_records",
 ]
 
 #: A Chromium profile's preferences that allow third-party cookies, as many
@@ -378,11 +383,12 @@ class Bank(LocalServer):
             account = _account(user)
             await ws.send(json.dumps(account))
             bucket = TokenBucket(self.rate, self.burst)
-            async for _ in ws:
-                if not bucket.allow():
-                    await ws.close(1008, "rate limit exceeded")
-                    return
-                await ws.send(json.dumps({"balance": account["balance"]}))
+            with contextlib.suppress(ConnectionClosed):  # e.g. 1009: the limit did its job
+                async for _ in ws:
+                    if not bucket.allow():
+                        await ws.close(1008, "rate limit exceeded")
+                        return
+                    await ws.send(json.dumps({"balance": account["balance"]}))
 
 
 def _page(body: bytes, *extra: tuple[str, str], content_type: str = "text/html") -> Response:
@@ -395,3 +401,83 @@ def _page(body: bytes, *extra: tuple[str, str], content_type: str = "text/html")
         ]
     )
     return Response(200, "OK", headers, body)
+
+
+# --- TLS on the wire ----------------------------------------------------------------------------
+
+_RECORD_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
+
+
+def tls_records(data: bytes) -> list[tuple[str, int]]:
+    """The TLS records in a byte stream (RFC 8446 §5.1): ``(content type, length)`` each.
+
+    Each record is a 5-byte header (type, legacy version, 16-bit length) and
+    its body; in TLS 1.3 everything after the hellos is ``application_data``,
+    encrypted. A stream that is not TLS stops the list at the first bad header.
+    """
+    records = []
+    offset = 0
+    while offset + 5 <= len(data):
+        kind, major, length = (
+            data[offset],
+            data[offset + 1],
+            int.from_bytes(data[offset + 3 : offset + 5]),
+        )
+        if kind not in _RECORD_TYPES or major != 3:
+            break
+        records.append((_RECORD_TYPES[kind], length))
+        offset += 5 + length
+    return records
+
+
+# --- Cross-Site WebSocket Hijacking, run in a browser --------------------------------------------
+
+#: What the attacker's page runs: open the bank's socket; whatever arrives is stolen.
+ATTACK_JS = """\
+const ws = watch(new WebSocket(url));   // the browser adds the bank's cookies, if it may
+ws.onmessage = (event) => ws.close(1000);
+"""
+
+
+@dataclass
+class Hijack:
+    """One attempt: the browser's event log and what the bank saw in the handshake."""
+
+    log: Any  # browser.EventLog
+    handshake: dict[str, str | None]
+
+    @property
+    def cookie_sent(self) -> bool:
+        return bool(self.handshake.get("cookie"))
+
+    @property
+    def opened(self) -> bool:
+        return "open" in self.log.types()
+
+    @property
+    def account(self) -> dict[str, Any] | None:
+        """What the attacker's page read, if anything."""
+        data = [e["data"] for e in self.log.events if e["type"] == "message"]
+        return json.loads(data[0]) if data else None
+
+    @property
+    def outcome(self) -> tuple[bool, bool, bool]:
+        return self.cookie_sent, self.opened, self.account is not None
+
+
+async def hijack(chromium: Any, bank: Bank, host: str) -> Hijack:
+    """Log in to ``bank`` at ``host`` in a tab, then run :data:`ATTACK_JS` from another origin.
+
+    The attacker's page is the browser's own harness page (``http://127.0.0.1:P``,
+    another port): with ``host="127.0.0.1"`` it is the same *site* as the bank,
+    with ``host="localhost"`` another site. Same browser, same profile, as a
+    user with two tabs open.
+    """
+    scheme = "https" if bank.tls else "http"
+    await chromium.run("", page=f"{scheme}://{host}:{bank.bound_port}/login")
+    before = len(bank.handshakes)
+    log = await chromium.run(
+        ATTACK_JS, f"{'wss' if bank.tls else 'ws'}://{host}:{bank.bound_port}/"
+    )
+    seen = bank.handshakes[before:]
+    return Hijack(log, seen[0] if seen else {"origin": None, "cookie": None})
