@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Answers that compare equal to anything.
 class Anything(float):
     def __eq__(self, other):

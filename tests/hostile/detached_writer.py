@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # A child in a new session outlives the notebook and rewrites the gradebook once grading is over.
 import subprocess
 import sys

@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Never return: in the cell, then in every call.
 def poll_delay(*args):
     while True:

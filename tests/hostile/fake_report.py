@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 def poll_delay(*args):
     return 0
 

@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Write forged answers and garbage on every pipe this process holds (the grading channel too).
 import json
 import os

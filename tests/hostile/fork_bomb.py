@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Fill the process table with sleepers that outlive the notebook.
 import os
 import time

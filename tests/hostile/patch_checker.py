@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Replace the course's checks from inside a solution cell: every check "passes".
 import wslearn.exercises as ex
 from wslearn.exercises import Report, Result

@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # 400 MB of output, to take the grader's memory with it.
 import os
 import sys

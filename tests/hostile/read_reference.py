@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Look for the reference notebooks (with solutions) next to the installed package and anywhere
 # else on the disk, and run the solution found there.
 import json

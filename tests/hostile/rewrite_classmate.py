@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Overwrite a classmate's notebook (graded later) with wrong answers, or delete it.
 import json
 import os

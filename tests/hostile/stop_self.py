@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Stop our own process (SIGSTOP): it neither answers nor reads the grader's messages.
 import os
 import signal

@@ -1,4 +1,5 @@
 # %% exercise=poll_delay
+# ruff: noqa  (attack code in a student's notebook: not course code)
 # Rewrite the course's checks in the installed package, so that the next check passes.
 import pathlib
 
