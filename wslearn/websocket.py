@@ -415,11 +415,14 @@ class WebSocket:
         return True
 
     def _report(self, exc: BaseException, type_: str) -> None:
+        # One line, as a browser console has it ("Uncaught TypeError: ... at f (line)"),
+        # without the paths of the machine that ran the cell.
+        where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        at = f" at {where[0].name} (line {where[0].lineno})" if where else ""
         print(
-            f"Uncaught exception in a {type_!r} listener of {self!r}:",
+            f"Uncaught {type(exc).__name__} in a {type_!r} listener: {exc}{at}",
             file=sys.stderr,
         )
-        traceback.print_exception(exc, file=sys.stderr)
 
     def _report_task(self, task: asyncio.Future[Any], type_: str) -> None:
         if not task.cancelled() and task.exception() is not None:

@@ -418,7 +418,8 @@ for ending, chromium, seen in zip(endings, in_chromium, in_python, strict=True):
 # g)` adds a listener next to it, and every listener gets every event, in the order they were
 # added. Listeners are independent: if one raises an exception, the browser reports it in the
 # console and goes on with the next listener and the next event; the socket doesn't notice.
-# wslearn's `WebSocket` prints the traceback (on stderr, the notebook's console) and carries on too.
+# wslearn's `WebSocket` prints the same kind of one-line report (on stderr, the notebook's
+# console) and carries on too.
 #
 # Below, `onmessage` turns each message into a number and breaks on `"forty-two"`; a second
 # listener prints every message.
