@@ -1,4 +1,4 @@
-"""Headless Chromium against the scratch server: the seed's JS, running for real.
+"""Headless Chromium against the scratch server: the 2016 article's JS, running for real.
 
 The page is served over http by the scratch server itself (``pages=``), so the
 page and its WebSockets share one origin on 127.0.0.1.  Each test runs a JS
@@ -85,12 +85,12 @@ def env() -> Any:
         yield server, page, recorder, thread
 
 
-SEED_JS = """
+ARTICLE_JS = """
 (url) => new Promise((resolve) => {
   const log = [];
   const ws = new WebSocket(url, ["chat.v2", "chat.v1"]);
   log.push(["created", ws.readyState]);
-  const guardedSend = (data) => {          // the seed's guard
+  const guardedSend = (data) => {          // the article's guard
     if (ws.readyState === WebSocket.OPEN) {
       ws.send(data);
       log.push(["sent", data]);
@@ -99,7 +99,7 @@ SEED_JS = """
     }
   };
   guardedSend("too early");                // still CONNECTING
-  ws.onopen = function (e) {               // the seed: onopen, then send
+  ws.onopen = function (e) {               // the article: onopen, then send
     log.push(["open", ws.readyState, ws.protocol, ws.extensions]);
     guardedSend("Hello from Chromium");
   };
@@ -121,9 +121,9 @@ SEED_JS = """
 """
 
 
-def test_seed_snippets_run_against_the_scratch_server(env: Any) -> None:
+def test_article_snippets_run_against_the_scratch_server(env: Any) -> None:
     server, page, recorder, thread = env
-    log = run_js(page, SEED_JS, server.url + "/chat")
+    log = run_js(page, ARTICLE_JS, server.url + "/chat")
     assert log == [
         ["created", 0],
         ["guard: not sent", 0],

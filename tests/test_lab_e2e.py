@@ -4,7 +4,7 @@ JupyterLab starts headless on a free port (its root is a temporary copy of the
 notebooks folder, so nothing in the repository changes). Headless Chromium
 opens notebook 06 and runs all its cells. The browser cell's script then opens
 a WebSocket from the JupyterLab page to the scratch server the kernel runs,
-and writes the seed's events into the cell's output; the test reads them there,
+and writes the 2016 article's events into the cell's output; the test reads them there,
 and reads the kernel's view of the same connection in the next cell's output.
 """
 
@@ -154,7 +154,7 @@ ALL_CELLS_RAN = """
 """
 
 
-def test_notebook_06_browser_cell_runs_the_seeds_js_in_jupyterlab(lab: tuple[str, str]) -> None:
+def test_notebook_06_browser_cell_runs_the_articles_js_in_jupyterlab(lab: tuple[str, str]) -> None:
     base, token = lab
     started = time.monotonic()
     with chromium() as context:
@@ -177,7 +177,7 @@ def test_notebook_06_browser_cell_runs_the_seeds_js_in_jupyterlab(lab: tuple[str
         page.wait_for_function(ALL_CELLS_RAN, timeout=RUN_TIMEOUT * 1000)
         outputs = page.locator(".jp-OutputArea-output").all_text_contents()
         server_view = next(text for text in outputs if "close received" in text)
-        assert "(1000, 'Closing normally!')" in server_view  # the kernel saw the seed's close
+        assert "(1000, 'Closing normally!')" in server_view  # the kernel saw the article's close
         assert "['Hello from your browser!']" in server_view
         assert "permessage-deflate" in server_view  # offered by Chromium, declined
         assert "chosen                 chat.v2" in server_view
