@@ -16,6 +16,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from wslearn import browser, raw, servers, wire
 from wslearn.browser import Recorder
+from wslearn.exercises import nb08_security as nb08
+from wslearn.exercises import run_checker
 from wslearn.security import (
     ALLOW_THIRD_PARTY_COOKIES,
     PLAIN_HOST,
@@ -348,3 +350,45 @@ async def test_a_huge_handshake_head_gets_431_and_extra_connections_get_429():
                 async with connect(bank.url, additional_headers=cookie):
                     pass
             assert caught.value.response.status_code == 429
+
+
+# --- notebook 08's exercises: each modelled slip is named -----------------------------------------
+
+
+def _slipped(model, flag):
+    def solution(*args):  # the learner's code with one slip
+        return model(*args, **{flag: True})
+
+    return solution
+
+
+@pytest.mark.parametrize(
+    ("exercise", "model", "flag", "sentence"),
+    [("redeem_ticket", nb08.model_redeem, flag, says) for flag, says in nb08.TICKET_SLIPS.items()]
+    + [("allowed", nb08.model_allowed, flag, says) for flag, says in nb08.BUCKET_SLIPS.items()],
+)
+def test_each_modelled_slip_in_notebook_08_is_named(exercise, model, flag, sentence):
+    report = run_checker(exercise, _slipped(model, flag))
+    assert not report.passed
+    assert any(sentence in r.message for r in report.results if not r.passed), str(report)
+
+
+@pytest.mark.parametrize("sentence", list(nb08.ORIGIN_MODELS))
+def test_each_misreading_of_the_origin_rule_is_named(sentence):
+    report = run_checker("origin_allowed", nb08.ORIGIN_MODELS[sentence])
+    assert any(sentence in r.message for r in report.results if not r.passed), str(report)
+
+
+def test_a_token_in_the_url_as_the_auth_choice_is_told_where_it_leaks():
+    report = run_checker("choose_auth", lambda situation: "query")
+    assert all(nb08.LEAKS in r.message for r in report.results), str(report)
+
+
+def test_using_the_library_bucket_as_the_answer_fails_with_its_reason():
+    def allowed(times, rate, burst):
+        bucket = TokenBucket(rate, burst)
+        return [bucket.allow() for _ in times]
+
+    report = run_checker("allowed", allowed)
+    assert not report.passed
+    assert "write it yourself" in report.results[0].message, str(report)

@@ -24,6 +24,8 @@ __all__ = [
     "AUTH_CASES",
     "BUCKET_CASES",
     "BUCKET_SLIPS",
+    "HACK",
+    "LEAKS",
     "ORIGIN_CASES",
     "ORIGIN_MODELS",
     "TICKET_SECRET",

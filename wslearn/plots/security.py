@@ -85,5 +85,5 @@ def token_bucket(
     ax.set_xlabel("time (s)")
     ax.set_ylabel("tokens")
     ax.set_title(f"A token bucket: {rate:g} messages/s, bursts of {burst:g}")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return fig
