@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run a course server on 127.0.0.1")
-    serve.add_argument("name", choices=["echo", "subprotocol", "closer", "reject"])
+    from wslearn.servers import FACTORIES
+
+    serve.add_argument("name", choices=sorted(FACTORIES))
     serve.add_argument("--port", type=int, default=0, help="port (default: any free one)")
 
     release = commands.add_parser("release", help="write student copies of the notebooks")
