@@ -9,10 +9,11 @@ big-endian *status code* followed by an optional UTF-8 *reason*.  A control
 frame carries at most 125 bytes (§5.5), so the reason is at most 123 bytes.
 
 Not every number may appear in that 2-byte field.  RFC 6455 §7.4 and the IANA
-"WebSocket Close Code Number Registry" split the 16-bit space into ranges, and
-four registered codes (1004, 1005, 1006, 1015) exist only so that an API can
-*report* a situation ("no code was sent", "the TCP connection just dropped",
-"TLS failed"); they are never put on the wire.
+"WebSocket Close Code Number Registry" split the 16-bit space into ranges.
+Four registered codes are never put on the wire: 1004 is reserved with no
+meaning yet, and 1005, 1006 and 1015 exist only so that an API can *report* a
+situation ("no code was sent", "the TCP connection just dropped", "TLS
+failed").
 
 The browser's ``WebSocket.close(code, reason)`` is stricter still: a script may
 only choose 1000 or a code in 3000-4999 (WHATWG WebSockets, "validate close
