@@ -52,8 +52,8 @@ ORIGIN_CASES: list[tuple[str | None, bool, str]] = [
     ("https://bank.example.evil.net", False, "a name that only begins like the bank's is not it"),
     ("https://evilbank.example", False, "a name that only ends like the bank's is not it"),
     ("http://bank.example", False, "the scheme is part of the origin: http is not https"),
-    ("https://bank.example:8443", False, "the port is part of the origin"),
-    ("https://app.bank.example", False, "the port is part of the origin: :8443 was allowed"),
+    ("https://bank.example:8443", False, "an origin includes its port"),
+    ("https://app.bank.example", False, "an origin includes its port: :8443 was allowed"),
     (None, False, "no Origin header (a non-browser client): not on the list, so refuse"),
     ("null", False, "'null' (a sandboxed or file: page) is no allowed origin"),
     ("", False, "an empty Origin is no allowed origin"),
@@ -71,7 +71,7 @@ ORIGIN_MODELS: dict[str, Callable[[str | None, list[str]], bool]] = {
     ),
     "you accept an Origin that merely contains or ends with an allowed name; "
     "compare the whole string": (lambda o, a: o is not None and any(_host(x) in o for x in a)),
-    "you compare host names only: the scheme and the port are part of an origin": (
+    "you compare host names only: an origin includes its scheme and port": (
         lambda o, a: o is not None and _host(o) in {_host(x) for x in a}
     ),
     "a missing Origin (None) is let through: refuse it unless None is on the list": (
