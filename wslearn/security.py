@@ -390,6 +390,7 @@ class Bank(LocalServer):
             with contextlib.suppress(ConnectionClosed):  # e.g. 1009: the limit did its job
                 async for _ in ws:
                     if not bucket.allow():
+                        ws.close_timeout = 0.1  # no patience for a flooder (see close_timeout)
                         await ws.close(1008, "rate limit exceeded")
                         return
                     await ws.send(json.dumps({"balance": account["balance"]}))

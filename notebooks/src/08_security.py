@@ -28,14 +28,9 @@ from wslearn.handshake import HandshakeError, build_request, check_request, pars
 from wslearn.security import Bank
 from wslearn.websocket import WebSocket
 
-# Two headless Chromiums start in the background: both trust the course's certificate; the
-# second one also allows third-party cookies, as many users' browsers still do.
+# Headless Chromium starts in the background; it trusts the course's certificate (below).
 chromium = browser.Chromium(args=security.chromium_args())
-permissive = browser.Chromium(
-    args=security.chromium_args(), preferences=security.ALLOW_THIRD_PARTY_COOKIES
-)
 chromium.warm_up()
-permissive.warm_up()
 
 # %% [markdown]
 # ## wss: TLS under the WebSocket
@@ -88,6 +83,13 @@ log = await chromium.run(
     echo.url,
 )
 print(log.version, log.types())
+
+# A second Chromium for later, starting now: it also allows third-party cookies, as many
+# users' browsers still do.
+permissive = browser.Chromium(
+    args=security.chromium_args(), preferences=security.ALLOW_THIRD_PARTY_COOKIES
+)
+permissive.warm_up()
 
 # %% [markdown]
 # ### What the network sees
@@ -275,13 +277,14 @@ print("on the wire:        ", tap.head(wire.CLIENT).split(b"\r\n")[0])
 # ### A single-use ticket
 #
 # The bank's `/ticket` answers a logged-in page with a ticket: `user.expires.nonce.signature`,
-# signed with HMAC-SHA256 under a key only the server knows. It is good for 30 s and once:
+# signed with HMAC-SHA256 under a key only the server knows. It is good for `ttl` seconds, and
+# once:
 
 # %%
 bank = await servers.start(Bank(auth="ticket"))
 session = bank.login("alice")
 ticket = bank.tickets.issue("alice")  # what GET /ticket returns to alice's page
-print(ticket)
+print(ticket, f"(ttl {bank.tickets.ttl:g} s)")
 
 
 async def use(url, first=None):
@@ -343,7 +346,7 @@ check("redeem_ticket", redeem_ticket)
 # socket costs memory, and an attacker can open thousands.
 
 # %%
-bank = await servers.start(Bank(auth="first-message", auth_timeout=0.5))
+bank = await servers.start(Bank(auth="first-message", auth_timeout=0.3))
 print("right token:", await use(bank.url, json.dumps({"token": bank.token})))
 print("wrong token:", await use(bank.url, json.dumps({"token": "guess"})))
 print("silence:    ", await use(bank.url))
@@ -353,10 +356,13 @@ print("silence:    ", await use(bank.url))
 #
 # The one header a page *can* fill is the subprotocol list (`new WebSocket(url, protocols)`), so
 # some put a token there. It is a hack: the header names protocols, so proxies and servers log it
-# like one; the server must echo a value back or the browser fails the connection; and the value
-# must be an HTTP token, so a real JWT or base64 string is refused before anything is sent:
+# like one; the server must answer with one of the offered values or the browser fails the
+# connection (here the echo server answers none); and the value must be an HTTP token, so a
+# base64 string with `/` or `=` is refused before anything is sent:
 
 # %%
+log = await chromium.run("watch(new WebSocket(url, ['token.abc123']));", echo.url)
+print(log.types(), log.console)
 log = await chromium.run(
     "attempt('new WebSocket', () => new WebSocket(url, ['Bearer abc/def=']));", echo.url
 )
