@@ -30,7 +30,6 @@ from wslearn.security import (
     course_ca,
     hijack,
     stranger_ca,
-    tls_records,
 )
 from wslearn.websocket import WebSocket
 
@@ -96,6 +95,11 @@ async def test_the_tap_sees_the_message_over_ws_and_only_tls_records_over_wss():
                 await ws.send(SECRET)
                 assert await ws.recv() == SECRET
             seen[tls] = (tap.data(wire.CLIENT), tap.data(wire.SERVER))
+            if tls:
+                with pytest.raises(ValueError, match="TLS"):
+                    tap.frames(wire.SERVER)
+            else:
+                assert tap.frames(wire.SERVER)[0].payload == SECRET.encode()
     plain_up, plain_down = seen[False]
     assert plain_up.startswith(b"GET / HTTP/1.1\r\n")
     assert SECRET.encode() in plain_down  # server frames are not masked
@@ -103,10 +107,10 @@ async def test_the_tap_sees_the_message_over_ws_and_only_tls_records_over_wss():
     assert up[0] == 0x16 and down[0] == 0x16  # TLS records: handshake first
     assert b"GET" not in up and b"Upgrade" not in up and b"HTTP/1.1" not in down
     assert SECRET.encode() not in up + down
-    records = tls_records(up)
+    records = wire.tls_records(up)
     assert records[0][0] == "handshake" and "application_data" in {kind for kind, _ in records}
     assert sum(5 + length for _, length in records) == len(up)  # the whole stream is records
-    assert tls_records(plain_up) == []
+    assert wire.tls_records(plain_up) == []
 
 
 # --- Cross-Site WebSocket Hijacking in Chromium -----------------------------------------------

@@ -68,7 +68,6 @@ __all__ = [
     "course_ca",
     "hijack",
     "stranger_ca",
-    "tls_records",
 ]
 
 #: A Chromium profile's preferences that allow third-party cookies, as many
@@ -406,33 +405,6 @@ def _page(body: bytes, *extra: tuple[str, str], content_type: str = "text/html")
         ]
     )
     return Response(200, "OK", headers, body)
-
-
-# --- TLS on the wire ----------------------------------------------------------------------------
-
-_RECORD_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
-
-
-def tls_records(data: bytes) -> list[tuple[str, int]]:
-    """The TLS records in a byte stream (RFC 8446 §5.1): ``(content type, length)`` each.
-
-    Each record is a 5-byte header (type, legacy version, 16-bit length) and
-    its body; in TLS 1.3 everything after the hellos is ``application_data``,
-    encrypted. A stream that is not TLS stops the list at the first bad header.
-    """
-    records = []
-    offset = 0
-    while offset + 5 <= len(data):
-        kind, major, length = (
-            data[offset],
-            data[offset + 1],
-            int.from_bytes(data[offset + 3 : offset + 5]),
-        )
-        if kind not in _RECORD_TYPES or major != 3:
-            break
-        records.append((_RECORD_TYPES[kind], length))
-        offset += 5 + length
-    return records
 
 
 # --- Cross-Site WebSocket Hijacking, run in a browser --------------------------------------------

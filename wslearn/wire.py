@@ -43,6 +43,7 @@ __all__ = [
     "hexdump",
     "send_reset",
     "split_head",
+    "tls_records",
 ]
 
 
@@ -305,9 +306,14 @@ class Tap:
         return split_head(self.data(direction, connection))[0]
 
     def frames(self, direction: Direction, connection: int = 0) -> list[Any]:
-        """The WebSocket frames that followed the head, decoded with ``wslearn.framing``."""
+        """The WebSocket frames that followed the head, decoded with ``wslearn.framing``.
+
+        On a ``wss://`` connection there are no frames to see: ``ValueError``
+        (read it with :func:`tls_records` instead).
+        """
         from wslearn.framing import FrameReader
 
+        _no_tls(self.data(direction, connection))
         body = split_head(self.data(direction, connection))[1]
         reader = FrameReader(expect_masked=direction == CLIENT)
         return reader.feed(body)
@@ -322,6 +328,7 @@ class Tap:
         """
         from wslearn.framing import FrameReader, ProtocolError
 
+        _no_tls(self.data(CLIENT, connection))
         found = []
         for direction in (CLIENT, SERVER):
             head = len(self.head(direction, connection))
@@ -368,3 +375,34 @@ def hexdump(data: bytes, width: int = 16) -> str:
         text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
         lines.append(f"{offset:08x}  {row.hex(' '):<{width * 3}} {text}")
     return "\n".join(lines)
+
+
+# TLS (RFC 8446 §5.1): each record is a type byte, a 2-byte legacy version (3, x)
+# and a 2-byte length, then that many bytes (encrypted after the hellos).
+_RECORD_TYPES = {20: "change_cipher_spec", 21: "alert", 22: "handshake", 23: "application_data"}
+
+
+def tls_records(data: bytes) -> list[tuple[str, int]]:
+    """The TLS records in a recorded stream: ``(content type, length)`` each.
+
+    In TLS 1.3 everything after the first hellos is ``application_data``:
+    the WebSocket's handshake and frames are inside, encrypted. A stream that
+    is not TLS gives ``[]`` (the list stops at the first header that is not one).
+    """
+    records = []
+    offset = 0
+    while offset + 5 <= len(data):
+        kind, major = data[offset], data[offset + 1]
+        if kind not in _RECORD_TYPES or major != 3:
+            break
+        records.append((_RECORD_TYPES[kind], int.from_bytes(data[offset + 3 : offset + 5])))
+        offset += 5 + records[-1][1]
+    return records
+
+
+def _no_tls(data: bytes) -> None:
+    if data[:2] == b"\x16\x03":  # a TLS handshake record; an HTTP head starts "GET" or "HTTP"
+        raise ValueError(
+            "this connection is TLS (wss://): the tap sees encrypted records, not "
+            "frames; read them with wire.tls_records"
+        )

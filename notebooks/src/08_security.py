@@ -118,8 +118,12 @@ print("ws://  server to client:", ws_down[-40:])
 print("       'attack at dawn' readable:", b"attack at dawn" in ws_down)
 wss_up, wss_down = taps["wss"].data(wire.CLIENT), taps["wss"].data(wire.SERVER)
 print("wss:// client to server:", wss_up[:24].hex(" "), "...")
-print("       TLS records:", security.tls_records(wss_up))
+print("       TLS records:", wire.tls_records(wss_up))
 print("       'attack at dawn' readable:", b"attack at dawn" in wss_up + wss_down)
+try:
+    taps["wss"].frames(wire.SERVER)
+except ValueError as error:
+    print("       frames():", error)
 
 # %% [markdown]
 # ### Mixed content
