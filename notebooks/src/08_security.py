@@ -313,8 +313,9 @@ print("expired:     ", await use(f"{bank.url}/?ticket={bank.tickets.issue('alice
 # Now validate tickets yourself. `redeem_ticket(ticket, secret, now, used)` gets a ticket in
 # that form (`expires` in milliseconds, the signature the unpadded URL-safe base64 of
 # HMAC-SHA256 over `user.expires.nonce`), the server's secret, the time in milliseconds, and the
-# set of nonces already used. It returns the user, once, and remembers the nonce; it returns
-# `None` for a malformed, forged, expired or used ticket. The user name may contain dots.
+# set of nonces already used (the server adds a nonce to it once it accepts a ticket). It returns
+# the ticket's user, or `None` for a malformed, forged, expired or used ticket. The user name may
+# contain dots.
 
 # %% setup
 import base64
@@ -334,7 +335,6 @@ def redeem_ticket(ticket: str, secret: bytes, now: int, used: set) -> str | None
         return None
     if now >= int(expires) or nonce in used:
         return None
-    used.add(nonce)
     return user
     ### END SOLUTION
 
