@@ -179,6 +179,24 @@ async def test_origin_allow_list_answers_403_and_the_browser_sees_error_then_100
 
 
 @browser_test
+async def test_the_banks_own_page_fetches_a_ticket_and_opens_the_socket_with_it(chromium):
+    async with Bank(auth="ticket") as bank:
+        log = await chromium.run(
+            """const ticket = await (await fetch(args.bank + "/ticket")).text();
+               const ws = watch(new WebSocket(url + "?ticket=" + ticket));
+               ws.onmessage = () => ws.close(1000);""",
+            bank.url + "/",
+            page=f"{bank.http_url}/login",
+            bank=bank.http_url,
+        )
+    assert log.types() == ["open", "message", "close 1000"]
+    assert json.loads(log.events[1]["data"])["owner"] == "alice"
+    assert any(line.endswith('"GET /ticket HTTP/1.1" 200') for line in bank.access_log)
+    assert "?ticket=" in bank.access_log[-1] and bank.access_log[-1].endswith(" 101")
+    assert len(bank.tickets.used) == 1
+
+
+@browser_test
 async def test_an_https_page_cannot_open_ws_in_chromium(chromium):
     async with Bank(tls=True) as bank:
         log = await chromium.run(

@@ -310,6 +310,22 @@ bank.tickets.ttl = -1  # a ticket that has already expired
 print("expired:     ", await use(f"{bank.url}/?ticket={bank.tickets.issue('alice')}"))
 
 # %% [markdown]
+# The same flow in Chromium, from the bank's own page (logged in, so `/ticket` answers):
+
+# %%
+bank.tickets.ttl = 30
+log = await chromium.run(
+    """const ticket = await (await fetch(args.bank + "/ticket")).text();
+       const ws = watch(new WebSocket(url + "?ticket=" + ticket));
+       ws.onmessage = () => ws.close(1000);""",
+    bank.url + "/",
+    page=f"{bank.http_url}/login",
+    bank=bank.http_url,
+)
+print(log.types(), log.events[1]["data"])
+print(bank.access_log[-1], "(in the log too, but used up)")
+
+# %% [markdown]
 # Now validate tickets yourself. `redeem_ticket(ticket, secret, now, used)` gets a ticket in
 # that form (`expires` in milliseconds, the signature the unpadded URL-safe base64 of
 # HMAC-SHA256 over `user.expires.nonce`), the server's secret, the time in milliseconds, and the
