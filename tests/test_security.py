@@ -21,6 +21,7 @@ from wslearn.exercises import run_checker
 from wslearn.security import (
     ALLOW_THIRD_PARTY_COOKIES,
     PLAIN_HOST,
+    TICKET_JS,
     AddressLimit,
     AuthError,
     Bank,
@@ -182,9 +183,7 @@ async def test_origin_allow_list_answers_403_and_the_browser_sees_error_then_100
 async def test_the_banks_own_page_fetches_a_ticket_and_opens_the_socket_with_it(chromium):
     async with Bank(auth="ticket") as bank:
         log = await chromium.run(
-            """const ticket = await (await fetch(args.bank + "/ticket")).text();
-               const ws = watch(new WebSocket(url + "?ticket=" + ticket));
-               ws.onmessage = () => ws.close(1000);""",
+            TICKET_JS,
             bank.url + "/",
             page=f"{bank.http_url}/login",
             bank=bank.http_url,

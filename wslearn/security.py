@@ -57,6 +57,7 @@ __all__ = [
     "ATTACK_JS",
     "AUTH_MODES",
     "PLAIN_HOST",
+    "TICKET_JS",
     "AddressLimit",
     "AuthError",
     "Bank",
@@ -412,6 +413,15 @@ def _page(body: bytes, *extra: tuple[str, str], content_type: str = "text/html")
 #: What the attacker's page runs: open the bank's socket; whatever arrives is stolen.
 ATTACK_JS = """\
 const ws = watch(new WebSocket(url));   // the browser adds the bank's cookies, if it may
+ws.onmessage = (event) => ws.close(1000);
+"""
+
+
+#: What the bank's own page runs: fetch a ticket (its cookie works for HTTP), then
+#: open the socket with it. ``args.bank`` is the bank's http(s) address.
+TICKET_JS = """\
+const ticket = await (await fetch(args.bank + "/ticket")).text();
+const ws = watch(new WebSocket(url + "?ticket=" + ticket));
 ws.onmessage = (event) => ws.close(1000);
 """
 

@@ -314,10 +314,9 @@ print("expired:     ", await use(f"{bank.url}/?ticket={bank.tickets.issue('alice
 
 # %%
 bank.tickets.ttl = 30
+print(security.TICKET_JS)
 log = await chromium.run(
-    """const ticket = await (await fetch(args.bank + "/ticket")).text();
-       const ws = watch(new WebSocket(url + "?ticket=" + ticket));
-       ws.onmessage = () => ws.close(1000);""",
+    security.TICKET_JS,
     bank.url + "/",
     page=f"{bank.http_url}/login",
     bank=bank.http_url,
