@@ -8,7 +8,7 @@ hands in every notebook of the course. The class is graded twice with
 ``grade_class``, once serially and once with two workers, and the two
 gradebooks must be identical.
 
-Run:  .venv/bin/python benchmarks/bench_grading.py   (a few minutes)
+Run:  .venv/bin/python benchmarks/bench_grading.py [N]   (N students of each kind, default 5)
 Target: <= 10 s per student serially on the 2-core course machine, about half with 2 workers.
 """
 
@@ -37,10 +37,10 @@ BROKEN = [
 ]
 
 
-def write_class(folder: Path, course: Course) -> None:
+def write_class(folder: Path, course: Course, per_kind: int = 5) -> None:
     released = folder.parent / "released"
     release(COURSE, released)
-    for number in range(5):
+    for number in range(per_kind):
         right = folder / f"right_{number}"
         right.mkdir(parents=True)
         for path in sorted(COURSE.glob("*.ipynb")):
@@ -75,10 +75,11 @@ def write_class(folder: Path, course: Course) -> None:
 
 
 def main() -> int:
+    per_kind = int(sys.argv[1]) if len(sys.argv) > 1 else 5  # students of each kind
     course = Course()
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as temp:
         folder = Path(temp) / "class"
-        write_class(folder, course)
+        write_class(folder, course, per_kind)
         students = len(list(folder.iterdir()))
         results = {}
         for workers in (1, 2):
@@ -86,9 +87,9 @@ def main() -> int:
             book = grade_class(folder, workers=workers, report=Path(temp) / "grades")
             results[workers] = (time.perf_counter() - start, book)
         serial, parallel = results[1], results[2]
-        same = [(g.student, g.exercise, g.points, g.reason) for g in serial[1].grades] == [
-            (g.student, g.exercise, g.points, g.reason) for g in parallel[1].grades
-        ]
+        one, two = serial[1].grades, parallel[1].grades
+        differ = [(a, b) for a, b in zip(one, two, strict=True) if a != b]
+        same = not differ and len(one) == len(two)
         print(f"bench_grading: {students} students x {len(course.notebooks)} notebooks "
               f"({sum(len(n.points) for n in course.notebooks.values())} exercises), "
               f"isolation: {serial[1].isolation}")
@@ -96,6 +97,9 @@ def main() -> int:
         print(f"  2 workers   {parallel[0]:7.1f} s   {parallel[0] / students:5.2f} s per student"
               f"   ({serial[0] / parallel[0]:.2f}x)")
         print(f"  gradebooks identical: {same}")
+        for a, b in differ[:5]:
+            print(f"    {a.student} {a.exercise}: serial {a.points} {a.reason[:150]!r}")
+            print(f"    {a.student} {a.exercise}: 2 workers {b.points} {b.reason[:150]!r}")
         rows = summary_rows(serial[1])
         print("  summary.csv (first of each kind):")
         columns = list(rows[0])
