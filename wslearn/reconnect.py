@@ -48,7 +48,6 @@ keeps its browser interface: ``readyState``, ``onopen``/``onmessage``/
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 import random
 import sys
@@ -58,7 +57,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from wslearn.dom import DOMException
+from wslearn.dom import DOMException, EventTarget, event_handler
 from wslearn.websocket import CLOSE_TIMEOUT, CloseEvent, Event, LogEntry, MessageEvent, WebSocket
 
 __all__ = [
@@ -209,24 +208,10 @@ class SendQueueFull(BufferError):
     """``send()`` while reconnecting, with ``queue_limit`` messages already waiting."""
 
 
-@dataclass(eq=False)
-class _Listener:
-    callback: Callable[[Event], Any] | None  # None: the slot of an on... handler
-    once: bool = False
-
-
-def _handler(type_: str) -> property:
-    return property(
-        lambda self: self._handlers.get(type_),
-        lambda self, value: self._set_handler(type_, value),
-        doc=f"Called with the event for each ``{type_}`` (see the class docstring).",
-    )
-
-
 # --------------------------------------------------------------------------- the wrapper
 
 
-class ReconnectingWebSocket:
+class ReconnectingWebSocket(EventTarget):
     """A browser-style ``WebSocket`` that notices dead connections and comes back.
 
     ``url`` is a ``ws://`` URL or a function returning one, called before every
@@ -265,6 +250,7 @@ class ReconnectingWebSocket:
         heartbeat_timeout: float | None = None,
         should_reconnect: Callable[[CloseEvent], bool] | None = None,
     ) -> None:
+        super().__init__()
         self._loop = asyncio.get_running_loop()
         for name, value in (("heartbeat", heartbeat), ("heartbeat_timeout", heartbeat_timeout)):
             if value is not None and not value > 0:
@@ -284,9 +270,6 @@ class ReconnectingWebSocket:
         self._queued_bytes = 0
         self._timers: dict[str, asyncio.TimerHandle] = {}  # "beat", "watch", "retry"
         self._last_heard = 0.0
-        self._listeners: dict[str, list[_Listener]] = {}
-        self._tasks: set[asyncio.Future[Any]] = set()
-        self._handlers: dict[str, Callable[[Event], Any] | None] = {}
         self._fired_close: CloseEvent | None = None
         self._last_open: Event | None = None
         self._backlog: dict[str, deque[Event]] = {}
@@ -317,54 +300,13 @@ class ReconnectingWebSocket:
         """Bytes queued while reconnecting plus the current connection's ``bufferedAmount``."""
         return self._queued_bytes + self._ws.bufferedAmount
 
-    onopen = _handler("open")
-    onmessage = _handler("message")
-    onerror = _handler("error")
-    onclose = _handler("close")
-    onreconnect = _handler("reconnect")
-
-    # -- EventTarget -------------------------------------------------------------------
-
-    def _set_handler(self, type_: str, value: Callable[[Event], Any] | None) -> None:
-        # An on... handler keeps the place in the listener list where it was first set.
-        value = value if callable(value) else None
-        entries = self._listeners.setdefault(type_, [])
-        slot = next((e for e in entries if e.callback is None), None)
-        if value is None and slot is not None:
-            entries.remove(slot)
-        elif value is not None and slot is None:
-            entries.append(_Listener(None))
-        self._handlers[type_] = value
-
-    def addEventListener(
-        self, type: str, listener: Callable[[Event], Any] | None, *, once: bool = False
-    ) -> None:
-        """Call ``listener(event)`` for each ``type`` event (adding it twice has no effect)."""
-        entries = self._listeners.setdefault(type, [])
-        if listener is not None and all(e.callback is not listener for e in entries):
-            entries.append(_Listener(listener, once))
-
-    def removeEventListener(self, type: str, listener: Callable[[Event], Any] | None) -> None:
-        entries = self._listeners.get(type, [])
-        self._listeners[type] = [e for e in entries if e.callback is not listener]
-
-    def dispatchEvent(self, event: Event) -> bool:
-        """Run ``event``'s listeners in order; an exception is reported, not raised."""
-        event.target = self  # type: ignore[assignment]
-        for entry in list(self._listeners.get(event.type, [])):
-            if entry.once:
-                self.removeEventListener(event.type, entry.callback)
-            callback = entry.callback or self._handlers.get(event.type)
-            try:
-                result = callback(event) if callback is not None else None
-                if inspect.isawaitable(result):  # an async listener runs as a task
-                    task = asyncio.ensure_future(result)
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-            except Exception as exc:  # like a browser console: report and carry on
-                print(f"Uncaught exception in a {event.type!r} listener:", file=sys.stderr)
-                traceback.print_exception(exc, file=sys.stderr)
-        return True
+    onopen = event_handler("open", "Called with an ``Event`` each time a connection opens.")
+    onmessage = event_handler("message", "Called with a ``MessageEvent`` for each message.")
+    onerror = event_handler("error", "Called with an ``Event`` when a connection failed.")
+    onclose = event_handler("close", "Called once, with the ``CloseEvent`` that ends it for good.")
+    onreconnect = event_handler(
+        "reconnect", "Called with a ``ReconnectEvent`` (attempt, delay, code) before each attempt."
+    )
 
     # -- methods -----------------------------------------------------------------------
 

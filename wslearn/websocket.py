@@ -74,13 +74,10 @@ timestamped log of every event and readyState change (for timeline figures).
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import re
 import socket
 import ssl as ssl_module
-import sys
-import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -98,7 +95,13 @@ from websockets.protocol import State
 from websockets.uri import WebSocketURI
 
 from wslearn import deflate
-from wslearn.dom import DOMException, check_close_args, usv_string
+from wslearn.dom import (
+    DOMException,
+    EventTarget,
+    check_close_args,
+    event_handler,
+    usv_string,
+)
 from wslearn.framing import Assembler, Message, ProtocolError
 from wslearn.framing import Frame as CourseFrame
 from wslearn.framing import Opcode as CourseOpcode
@@ -113,8 +116,6 @@ __all__ = [
     "WebSocket",
 ]
 
-Listener = Callable[["Event"], Any]
-
 #: bytes handed to the transport per write; small, so bufferedAmount moves smoothly
 WRITE_CHUNK = 16 * 1024
 #: transport buffer limits: above HIGH asyncio calls pause_writing() and we stop
@@ -127,7 +128,7 @@ CLOSE_TIMEOUT = 5.0
 BACKLOG = 10_000
 _ONE_OFF = ("open", "error", "close")
 
-USER_AGENT = "wslearn (Python port of the browser WebSocket API)"
+USER_AGENT = "wslearn (the browser WebSocket API in Python)"
 
 
 # --------------------------------------------------------------------------- events
@@ -180,13 +181,6 @@ class LogEntry(NamedTuple):
     details: dict[str, Any]
 
 
-@dataclass(eq=False)
-class _Listener:
-    callback: Listener | None  # None for an event handler's slot (onopen, ...)
-    once: bool = False
-    removed: bool = False
-
-
 # RFC 6455 §4.1 / RFC 7230: a subprotocol name is a "token": printable ASCII
 # other than separators.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -215,7 +209,7 @@ def _check_protocols(protocols: str | Iterable[str] | None) -> list[str]:
 # --------------------------------------------------------------------------- the API half
 
 
-class WebSocket:
+class WebSocket(EventTarget):
     """``new WebSocket(url, protocols)``, in Python.
 
     Create it while an asyncio loop runs (inside ``async def`` code, or at the
@@ -263,6 +257,7 @@ class WebSocket:
         record = parse_websocket_url(url)
         offered = _check_protocols(protocols)
 
+        super().__init__()
         self._loop = loop
         self._record = record
         self._offered = offered
@@ -275,9 +270,6 @@ class WebSocket:
         self._protocol = ""
         self._extensions = ""
         self._binary_type = "blob"
-        self._listeners: dict[str, list[_Listener]] = {}
-        self._handlers: dict[str, Listener | None] = {}
-        self._handler_slots: dict[str, _Listener] = {}
         self._fired: dict[str, Event] = {}  # the one-off events, once fired
         self._backlog: dict[str, deque[Event]] = {}  # other events not yet awaited
         self._waiters: dict[str, deque[asyncio.Future[Event]]] = {}
@@ -331,102 +323,14 @@ class WebSocket:
 
     # -- event handler attributes ----------------------------------------------------
 
-    def _get_handler(self, type_: str) -> Listener | None:
-        return self._handlers.get(type_)
-
-    def _set_handler(self, type_: str, value: Listener | None) -> None:
-        # HTML "event handler": the handler owns one slot in the listener list,
-        # added where it was first set; setting it to None removes the slot.
-        if value is not None and not callable(value):
-            value = None  # like assigning a non-function in JS
-        self._handlers[type_] = value
-        slot = self._handler_slots.get(type_)
-        if value is None and slot is not None:
-            self._remove_listener(type_, slot)
-            del self._handler_slots[type_]
-        elif value is not None and slot is None:
-            slot = _Listener(None)
-            self._handler_slots[type_] = slot
-            self._listeners.setdefault(type_, []).append(slot)
-
-    onopen = property(
-        lambda self: self._get_handler("open"),
-        lambda self, value: self._set_handler("open", value),
-        doc="Called with an ``Event`` when the connection opens.",
+    onopen = event_handler("open", "Called with an ``Event`` when the connection opens.")
+    onmessage = event_handler(
+        "message", "Called with a ``MessageEvent`` for each message received while OPEN."
     )
-    onmessage = property(
-        lambda self: self._get_handler("message"),
-        lambda self, value: self._set_handler("message", value),
-        doc="Called with a ``MessageEvent`` for each message received while OPEN.",
+    onerror = event_handler(
+        "error", "Called with an ``Event`` when the connection failed (just before ``close``)."
     )
-    onerror = property(
-        lambda self: self._get_handler("error"),
-        lambda self, value: self._set_handler("error", value),
-        doc="Called with an ``Event`` when the connection failed (just before ``close``).",
-    )
-    onclose = property(
-        lambda self: self._get_handler("close"),
-        lambda self, value: self._set_handler("close", value),
-        doc="Called with a ``CloseEvent`` when the connection has closed.",
-    )
-
-    def addEventListener(self, type: str, listener: Listener | None, *, once: bool = False) -> None:
-        """Call ``listener(event)`` for each ``type`` event (once, if ``once``).
-
-        Adding the same function twice for the same type has no effect (DOM rule).
-        An ``async def`` listener is run as a task.
-        """
-        if listener is None:
-            return
-        entries = self._listeners.setdefault(type, [])
-        if any(entry.callback is listener for entry in entries):
-            return
-        entries.append(_Listener(listener, once=once))
-
-    def removeEventListener(self, type: str, listener: Listener | None) -> None:
-        """Stop calling ``listener`` for ``type`` events."""
-        for entry in self._listeners.get(type, []):
-            if entry.callback is listener:
-                self._remove_listener(type, entry)
-                return
-
-    def _remove_listener(self, type_: str, entry: _Listener) -> None:
-        entry.removed = True
-        self._listeners[type_].remove(entry)
-
-    def dispatchEvent(self, event: Event) -> bool:
-        """Run ``event``'s listeners now, in the order they were added; returns True."""
-        event.target = self
-        for entry in list(self._listeners.get(event.type, [])):
-            if entry.removed:  # removed by an earlier listener of this dispatch
-                continue
-            if entry.once:
-                self._remove_listener(event.type, entry)
-            callback = entry.callback or self._handlers.get(event.type)
-            if callback is None:
-                continue
-            try:
-                result = callback(event)
-                if inspect.isawaitable(result):
-                    task = asyncio.ensure_future(result)
-                    task.add_done_callback(lambda t, et=event.type: self._report_task(t, et))
-            except Exception as exc:  # "report the exception", like a browser console
-                self._report(exc, event.type)
-        return True
-
-    def _report(self, exc: BaseException, type_: str) -> None:
-        # One line, as a browser console has it ("Uncaught TypeError: ... at f (line)"),
-        # without the paths of the machine that ran the cell.
-        where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-        at = f" at {where[0].name} (line {where[0].lineno})" if where else ""
-        print(
-            f"Uncaught {type(exc).__name__} in a {type_!r} listener: {exc}{at}",
-            file=sys.stderr,
-        )
-
-    def _report_task(self, task: asyncio.Future[Any], type_: str) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            self._report(task.exception(), type_)  # type: ignore[arg-type]
+    onclose = event_handler("close", "Called with a ``CloseEvent`` when the connection has closed.")
 
     # -- methods ---------------------------------------------------------------------
 
