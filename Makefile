@@ -46,7 +46,7 @@ system-deps:
 	  trap '[ -n "$$ours" ] && rm -f '$$policy EXIT; \
 	  echo "installing$$missing (services not started)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $$missing >/dev/null || exit 1; \
+	    $$missing >/dev/null || exit 1; \
 	  for tool in "$(CHROMIUM)" "$(REDIS_SERVER)" "$(NGINX)"; do \
 	    [ -x "$$tool" ] || { echo "$$tool is still missing after apt-get install" >&2; exit 1; }; \
 	  done; \
@@ -78,8 +78,8 @@ test: $(STAMP) system-deps lint
 release: $(STAMP)
 	$(BIN)/python -m wslearn release --out student
 
-grade: $(STAMP)  # make grade DIR=submissions/ada
-	$(BIN)/python -m pytest --grade $(or $(DIR),student)
+grade: $(STAMP)  # make grade DIR=submissions (a class) or DIR=submissions/ada
+	$(BIN)/python -m pytest --grade $(or $(DIR),submissions)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
