@@ -37,7 +37,7 @@ import websockets
 
 from wslearn import close, framing, handshake, plots, servers, wire
 from wslearn.exercises import check
-from wslearn.scratch import read_head
+from wslearn.raw import read_head
 
 # %% [markdown]
 # ## A real handshake, captured
@@ -216,7 +216,7 @@ for offered in (["chat.v2", "chat.v1"], ["chat.v1", "chat.v2"], ["chat.v1"], ["c
 # the empty line. Whatever came after it already belongs to the frames.
 
 # %%
-print(inspect.getsource(read_head))  # from wslearn.scratch: notebook 06's server reads heads so
+print(inspect.getsource(read_head))  # from wslearn.raw; notebook 06's server reads heads the same way
 
 # %%
 host = f"{echo.host}:{echo.bound_port}"
