@@ -44,6 +44,10 @@ BROWSER_NOTEBOOKS = [
     "04_close_codes.ipynb",
     "05_buffered_amount.ipynb",
     "06_build_a_server.ipynb",
+    "07_keepalive_reconnect.ipynb",
+    "08_security.ipynb",
+    "09_broadcast_scale.ipynb",
+    "10_compression.ipynb",
 ]
 
 
