@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
@@ -71,35 +70,17 @@ def reference(notebook: str) -> dict[str, Any]:
     of a copy of it.
     """
     from wslearn import nbsource
+    from wslearn.exercises.release import definitions
 
     notebook_node = nbsource.parse((NOTEBOOKS / "src" / f"{notebook}.py").read_text())
     namespace: dict[str, Any] = {"__name__": f"reference_{notebook}"}
-    simple = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     for cell in notebook_node.cells:
         if cell.cell_type != "code":
             continue
-        tree = compile(cell.source, f"<{notebook}>", "exec", flags=flags)
-        if "exercise" not in cell.metadata.get("wslearn", {}):
-            tree.body = [
-                node
-                for node in tree.body
-                if isinstance(node, simple)
-                or (isinstance(node, ast.Assign) and _constant(node.targets, node.value))
-            ]
-        exec(compile(tree, f"<{notebook}>", "exec"), namespace)
+        exercise = "exercise" in cell.metadata.get("wslearn", {})
+        source = cell.source if exercise else "\n".join(definitions(cell.source))
+        exec(compile(source, f"<{notebook}>", "exec"), namespace)
     return namespace
-
-
-def _constant(targets: list[ast.expr], value: ast.expr) -> bool:
-    """``NAME = <literal>``: a constant a solution may use (not ``ws.x = 1``)."""
-    if not all(isinstance(target, ast.Name) for target in targets):
-        return False
-    try:
-        ast.literal_eval(value)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
 
 
 def failures(exercise: str, solution: object) -> dict[str, str]:
