@@ -1,16 +1,22 @@
-"""Every exercise of the course: the notebook's reference passes, the released stub fails.
+"""Every exercise of the course: the notebook's reference passes, the released stub fails,
+an answer that does nothing (``return None``, its input unchanged, ``[]``) scores 0 points.
 
-One parametrized test over the exercise registry, so a new exercise is covered the
+Parametrized tests over the exercise registry, so a new exercise is covered the
 moment it is registered. The per-notebook files (``test_exercises_nbNN.py``) hold
 what is particular to each exercise: plausible mistakes and the hints they get.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 from helpers import not_written, reference
 
-from wslearn.exercises import NOT_WRITTEN, registry, run_checker
+from wslearn.exercises import NOT_WRITTEN, Exercise, registry, run_checker
 
 EXERCISES = sorted(registry().values(), key=lambda e: (e.notebook, e.name))
 IDS = [f"{e.notebook[:2]}-{e.name}" for e in EXERCISES]
@@ -30,3 +36,92 @@ def test_the_released_stub_fails_saying_it_is_not_written(exercise):
     assert not report.passed, str(report)
     first_failure = next(r for r in report.results if not r.passed)
     assert NOT_WRITTEN in first_failure.message, str(report)
+
+
+# --- an answer that does nothing earns nothing -------------------------------------------------
+
+
+def shaped_like(solution: Callable[..., Any], body: Callable[..., Any]) -> Callable[..., Any]:
+    """A function with ``solution``'s parameters (``async def`` when it is) giving ``body``'s value.
+
+    ``body`` gets the call's bound arguments, defaults applied; an awaitable it
+    returns is awaited.
+    """
+    signature = inspect.signature(solution)
+
+    def arguments(args: tuple, kwargs: dict) -> inspect.BoundArguments:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound
+
+    if inspect.iscoroutinefunction(solution):
+
+        async def shaped(*args: Any, **kwargs: Any) -> Any:
+            result = body(arguments(args, kwargs))
+            return await result if inspect.isawaitable(result) else result
+
+    else:
+
+        def shaped(*args: Any, **kwargs: Any) -> Any:
+            return body(arguments(args, kwargs))
+
+    return functools.wraps(solution)(shaped)
+
+
+def calls_of(exercise: Exercise) -> tuple[Any, list[tuple[inspect.BoundArguments, Any]]]:
+    """The reference solution, and its arguments and result in each call of its own checker."""
+    solution = reference(exercise.notebook)[exercise.name]
+    calls: list[tuple[inspect.BoundArguments, Any]] = []
+
+    async def awaited(bound: inspect.BoundArguments, result: Awaitable[Any]) -> Any:
+        calls.append((bound, await result))
+        return calls[-1][1]
+
+    def record(bound: inspect.BoundArguments) -> Any:
+        result = solution(*bound.args, **bound.kwargs)
+        if inspect.isawaitable(result):
+            return awaited(bound, result)
+        calls.append((bound, result))
+        return result
+
+    assert run_checker(exercise.name, shaped_like(solution, record)).passed
+    return solution, calls
+
+
+def empty_like(value: Any) -> Any:
+    """The empty value of ``value``'s type (``""``, ``0``, ``False``, ``[]``, ...), else None."""
+    try:
+        return type(value)()
+    except TypeError:
+        return None
+
+
+def do_nothing_answers(exercise: Exercise) -> dict[str, Any]:
+    """Answers that do nothing, shaped like the reference: same parameters, nothing done.
+
+    Returning None, returning one of its arguments unchanged (unless that is what the
+    reference does: a PONG carries its PING's payload), returning the empty value of
+    each type the reference returned; ``async def`` when the reference is. None of
+    them sends, mutates or computes anything.
+    """
+    solution, calls = calls_of(exercise)
+    signature = inspect.signature(solution)
+    outcomes: dict[str, Callable[[inspect.BoundArguments], Any]] = {"returns None": lambda b: None}
+    for name in signature.parameters:
+        if not all(result is bound.arguments[name] for bound, result in calls):
+            outcomes[f"returns its argument {name!r}"] = lambda b, name=name: b.arguments[name]
+    for _, value in calls:
+        empty = empty_like(value)
+        if empty is not None:
+            outcomes[f"returns {empty!r}"] = lambda b, empty=empty: empty
+    return {says: shaped_like(solution, outcome) for says, outcome in outcomes.items()}
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_an_answer_that_does_nothing_scores_no_points(exercise):
+    scored = {}
+    for says, answer in do_nothing_answers(exercise).items():
+        report = run_checker(exercise.name, answer)
+        if report.points:
+            scored[says] = str(report)
+    assert not scored, "\n".join(f"an answer that {says}:\n{text}" for says, text in scored.items())

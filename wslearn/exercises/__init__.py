@@ -29,11 +29,15 @@ import os
 import pkgutil
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 MIME = "application/vnd.wslearn.check+json"
 NOT_WRITTEN = "not written yet: replace `raise NotImplementedError` with your solution"
+DOES_NOTHING = (
+    "an answer that does nothing passes this case too: it counts once a case that needs "
+    "your code to act passes"
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class Result:
     case: str
     passed: bool
     message: str = ""  # for a failure: what went wrong and a hint
+    #: an answer that does nothing passes this case too (it expects None, False, 0, an empty
+    #: value, or input left as it was): it earns its point only beside a case that needs action
+    vacuous: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,10 @@ class Report:
             "passed": self.passed,
             "points": self.points,
             "max_points": self.max_points,
-            "results": [asdict(r) for r in self.results],
+            # what a result says, not how run_checker weighed it (``vacuous``)
+            "results": [
+                {"case": r.case, "passed": r.passed, "message": r.message} for r in self.results
+            ],
         }
 
     def __str__(self) -> str:
@@ -193,6 +203,7 @@ def case(
     hint: str = "",
     compare: Callable[[Any, Any], bool] | None = None,
     diagnose: Callable[[Any], str | None] | None = None,
+    vacuous: bool | None = None,
 ) -> Result:
     """Run one case: call ``compute()`` and compare with ``expected``.
 
@@ -202,7 +213,15 @@ def case(
     shows what the learner's code returned, never the expected answer, and
     then ``diagnose(got)`` (the known mistake that gives this value, see
     ``wslearn.exercises.mistakes``) or, failing that, ``hint``.
+
+    A case that expects an empty value (None, False, 0, ``""``, ``[]``, ...) is
+    ``vacuous`` unless told otherwise: an answer that does nothing passes it
+    too, so it earns its point only beside a case that needs action (see
+    ``run_checker``). Say ``vacuous=True`` for other such cases: a value that
+    equals an argument, a check that any answer of the right type passes.
     """
+    if vacuous is None:
+        vacuous = expected is not _MISSING and _empty(expected)
     try:
         got = compute()
     except NotImplementedError:
@@ -212,10 +231,10 @@ def case(
             return Result(description, False, describe_error(exc))
         return Result(description, False, _join(describe_error(exc), hint))
     if expected is _MISSING:
-        return Result(description, bool(got), "" if got else hint)
+        return Result(description, bool(got), "" if got else hint, vacuous)
     same = compare(got, expected) if compare else got == expected
     if same:
-        return Result(description, True)
+        return Result(description, True, vacuous=vacuous)
     diagnosis = None
     if diagnose is not None:
         try:
@@ -247,6 +266,25 @@ def raises(
     return Result(description, False, _join(f"returned {_short(got)} instead of raising", hint))
 
 
+def _empty(value: Any) -> bool:
+    """None, or a falsy value of a built-in type: what an answer that does nothing returns."""
+    simple = bool | int | float | str | bytes | list | tuple | dict | set | frozenset
+    return value is None or (isinstance(value, simple) and not value)
+
+
+def needs_action(results: list[Result]) -> list[Result]:
+    """``results`` with the vacuous passes failed when no case that needs action passed.
+
+    A grade a teacher can trust gives nothing for ``return None``: "returns
+    False for a closed socket" proves something only once "returns True and
+    sends when open" passes too. So a vacuous case keeps its pass only beside
+    a passed case that is not vacuous; the failures keep their own messages.
+    """
+    if any(r.passed and not r.vacuous for r in results):
+        return results
+    return [replace(r, passed=False, message=DOES_NOTHING) if r.passed else r for r in results]
+
+
 def _short(value: Any, limit: int = 80) -> str:
     text = f"{value:.6g}" if isinstance(value, float) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -275,6 +313,7 @@ def run_checker(name: str, obj: Any) -> Report:
                 report.results.append(result)
         except Exception as exc:  # a checker must not crash on a learner's mistake
             report.results.append(Result("running the checks", False, describe_error(exc)))
+    report.results = needs_action(report.results)
     if used:  # the answer came from the library: no credit, whatever the cases said
         report.results = [Result("your own code, not the library's", False, reason(used[0]))]
     return report
@@ -306,6 +345,7 @@ def check(name: str, obj: Any) -> None:
 
 
 __all__ = [
+    "DOES_NOTHING",
     "MIME",
     "Exercise",
     "Report",
@@ -315,6 +355,7 @@ __all__ = [
     "describe_error",
     "exercise",
     "for_notebook",
+    "needs_action",
     "raises",
     "registry",
     "run_checker",
