@@ -150,7 +150,7 @@ def _returns_nothing(queue, message, limit):
         (drop_newest, "full queue: the oldest goes, the new one is last", "message was dropped"),
         (_fresh_deque, "changes the hub's deque in place", "do not build a new one"),
         (_returns_nothing, "full queue: the oldest goes, the new one is last", "how many"),
-        (drop_oldest, "your own code, not the library's", "write the function yourself"),
+        (drop_oldest, "your own code, not the library's", "write it yourself"),
         (not_written, "room in the queue: the message is queued, nothing dropped", "not written"),
     ],
     ids=["append-only", "drops-newest", "new-deque", "no-count", "library", "stub"],

@@ -19,7 +19,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
 
-from wslearn import close, connection, scratch
+from wslearn import close, scratch
 from wslearn.exercises import Result, case, describe_error, exercise, raises
 from wslearn.framing import Frame, Opcode, ProtocolError, encode_frame
 from wslearn.raw import RawWebSocket
@@ -112,14 +112,6 @@ def _client(url: str) -> Any:
     return ws_connect(url, compression=None, close_timeout=2, open_timeout=TIMEOUT)
 
 
-def _own_code(name: str, solution: Any) -> list[Result]:
-    """A failing case when ``solution`` is the library's own piece, handed in as the answer."""
-    if solution is getattr(connection, name):
-        reason = f"that is wslearn.connection.{name} itself: write the function yourself"
-        return [Result("your own code, not the library's", False, reason)]
-    return []
-
-
 # --- pong_for -------------------------------------------------------------------------------
 
 PONG_HINT = "§5.5.3: a PONG carries exactly the application data of the PING it answers"
@@ -157,7 +149,6 @@ def _pong_case(description: str, pong_for: Callable, payload: bytes) -> Result:
 async def check_pong_for(pong_for: Callable[[bytes], bytes]) -> list[Result]:
     """The payload of the PONG that answers a PING's payload (§5.5.2, §5.5.3)."""
     results = [
-        *_own_code("pong_for", pong_for),
         _pong_case("PING b'hello'", pong_for, b"hello"),
         _pong_case("PING with an empty payload", pong_for, b""),
         _pong_case(
@@ -270,8 +261,7 @@ REASSEMBLE_ERRORS = [
 @exercise("reassemble", notebook=NOTEBOOK, shortcuts=["wslearn.connection.reassemble"])
 async def check_reassemble(reassemble: Callable[[list[Frame]], str | bytes]) -> list[Result]:
     """One message from its frames, with §5.4's continuation rules."""
-    results = _own_code("reassemble", reassemble)
-    results += [
+    results = [
         case(
             description,
             lambda frames=frames: reassemble(list(frames)),
@@ -378,7 +368,6 @@ def _answer(reply: Any) -> tuple[int, str] | str:
 async def check_close_reply(close_reply: Callable[[bytes], bytes]) -> list[Result]:
     """The payload of the close frame that answers a peer's close frame."""
     results = [
-        *_own_code("close_reply", close_reply),
         case(
             "an empty close payload",
             lambda: close_reply(b""),

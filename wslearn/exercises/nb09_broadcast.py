@@ -14,16 +14,6 @@ from wslearn.exercises import Result, case, exercise
 NOTEBOOK = "09_broadcast_scale"
 
 
-def _library(solution: Any, module: str, name: str) -> list[Result]:
-    """A failing case when the learner hands in the library's own function as the answer."""
-    import importlib
-
-    if solution is getattr(importlib.import_module(module), name, None):
-        return [Result("your own code, not the library's", False,
-                       f"that is {module}.{name} itself: write the function yourself")]
-    return []
-
-
 # --- keep_latest (a slow-client policy) -------------------------------------------------------
 
 DROP_HINT = "after append(), popleft() until len(queue) <= limit: the oldest go, the new one stays"
@@ -62,12 +52,9 @@ def _policy_case(policy: Callable[..., int], description: str, start: list[int],
     return Result(description, False, why)
 
 
-@exercise("keep_latest", notebook=NOTEBOOK)
+@exercise("keep_latest", notebook=NOTEBOOK, shortcuts=["wslearn.broadcast.drop_oldest"])
 async def check_keep_latest(keep_latest: Callable[[deque, Any, int], int]) -> list[Result]:
     """A drop-oldest policy: the queue keeps the newest ``limit`` messages."""
-    own = _library(keep_latest, "wslearn.broadcast", "drop_oldest")
-    if own:
-        return own
     results = [
         _policy_case(keep_latest, "room in the queue: the message is queued, nothing dropped",
                      [1, 2], 3, 4, "while there is room, just append"),
