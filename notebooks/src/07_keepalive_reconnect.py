@@ -46,14 +46,18 @@ browser.warm_up()  # headless Chromium starts in the background; we need it in a
 
 retries = int(Path("/proc/sys/net/ipv4/tcp_retries2").read_text())
 # Linux doubles the retransmission timeout from 200 ms up to 120 s (tcp(7))
-total = sum(min(0.2 * 2**n, 120) for n in range(retries + 1))
+waits = [min(0.2 * 2**n, 120) for n in range(retries + 1)]
+total = sum(waits)
 print(f"tcp_retries2 = {retries}: about {total / 60:.0f} minutes before TCP gives up on a peer")
 idle = int(Path("/proc/sys/net/ipv4/tcp_keepalive_time").read_text())
 print(f"TCP keepalive (when a program turns it on) probes after {idle / 3600:.0f} hours idle")
+fig = plots.tcp_give_up(waits)
 
 # %% [markdown]
-# Minutes to hours: far too slow for a chat or a price feed. So a WebSocket application checks for
-# itself, with small messages sent on purpose: **keepalive**.
+# Each retransmission waits twice as long as the one before (exponential backoff, which we will
+# meet again for reconnecting), so the last few waits take almost all the time. Minutes to hours:
+# far too slow for a chat or a price feed. So a WebSocket application checks for itself, with
+# small messages sent on purpose: **keepalive**.
 #
 # ## What 1006 means, and what it does not
 #
@@ -100,17 +104,17 @@ for what, ws in cases.items():
 # (opcode `0xA`) carrying the same payload "as soon as is practical". No answer within a timeout:
 # the peer is gone. `websockets` servers ping every 20 s and give up after 20 s more by default;
 # the course servers take the same `ping_interval` and `ping_timeout` options. Here an echo server
-# pings every 0.2 s. Two clients sit idle for half a second, each behind its own wire tap:
+# pings every 0.1 s. Two clients sit idle for 0.3 s, each behind its own wire tap:
 # wslearn's `WebSocket`, and a real browser (headless Chromium, through `wslearn.browser`), whose
 # page also asks whether its socket has a `ping` method:
 
 # %%
 pinging = await servers.start(
-    servers.LocalServer("pinging", servers.echo_handler, options={"ping_interval": 0.2})
+    servers.LocalServer("pinging", servers.echo_handler, options={"ping_interval": 0.1})
 )
 PAGE = """
 const ws = watch(new WebSocket(url));
-await sleep(500);
+await sleep(300);
 log("typeof ws.ping", {value: typeof ws.ping});
 ws.close();
 """
@@ -118,7 +122,7 @@ async with wire.Tap(pinging) as tap, wire.Tap(pinging) as tap_chromium:
     chromium = asyncio.create_task(browser.run(PAGE, url=tap_chromium.url))
     ws = WebSocket(tap.url)
     await ws.wait_for("open")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.3)
     ws.close()
     await ws.closed(timeout=5)
     chromium = await chromium
@@ -263,29 +267,29 @@ fig = plots.dead_peer(lanes, cut=cut - origin, until=cut - origin + 1.2)
 # that wait ("Exponential Backoff And Jitter", AWS Architecture Blog): `"none"` waits exactly that
 # long, `"equal"` waits half of it plus a random part of the other half, `"full"` waits a random
 # time between 0 and all of it. Here are the first seven delays of 200 clients, with the small
-# values this notebook uses to stay fast (`base=0.05`, `cap=1.0`; the library's defaults are
+# values this notebook uses to stay fast (`base=0.05`, `cap=0.4`; the library's defaults are
 # 0.5 s and 30 s):
 
 # %%
 rng = random.Random(7)
 samples = {
-    jitter: [list(islice(backoff(0.05, 1.0, jitter=jitter, rng=rng), 7)) for _ in range(200)]
+    jitter: [list(islice(backoff(0.05, 0.4, jitter=jitter, rng=rng), 7)) for _ in range(200)]
     for jitter in reconnect.JITTERS
 }
-ceilings = [min(1.0, 0.05 * 2**n) for n in range(7)]
+ceilings = [min(0.4, 0.05 * 2**n) for n in range(7)]
 fig = plots.backoff_delays(samples, ceilings)
 
 # %% [markdown]
 # Without jitter every client has the same schedule, so clients that lost the server at the same
 # moment come back at the same moment, again and again: a **thundering herd**. Let's measure it.
 # `reconnect.storm()` opens 200 `ReconnectingWebSocket`s to a server, kills the server (every
-# client sees 1006 at once, as after a crash), starts it again on the same port 0.3 s later, and
+# client sees 1006 at once, as after a crash), starts it again on the same port 0.2 s later, and
 # records every connection attempt and every connection the server accepted, until all 200 are
 # back:
 
 # %%
 storms = [
-    await reconnect.storm(200, jitter=jitter, base=0.05, cap=1.0, down=0.3, rng=random.Random(1))
+    await reconnect.storm(200, jitter=jitter, base=0.05, cap=0.4, down=0.2, rng=random.Random(1))
     for jitter in reconnect.JITTERS
 ]
 for s in storms:
@@ -399,18 +403,18 @@ client = ReconnectingWebSocket(lambda: f"{feed.url}/?after={last}", backoff=back
 client.onmessage = on_resumed
 plain = ReconnectingWebSocket(feed.url, backoff=backoff(0.05, 1.0))
 plain.onmessage = lambda event: naive.append(json.loads(event.data)["seq"])
-page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=1000))
+page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=700))
 await client.wait_for("open")
 await plain.wait_for("open")
 port = feed.bound_port
 for _ in range(2):
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(0.2)  # the page is listening too by now
     await feed.kill()
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.05)
     feed.port = port
     await feed.start()
     await client.wait_for("open", timeout=3)
-await asyncio.sleep(0.25)
+await asyncio.sleep(0.2)
 client.close()
 plain.close()
 await asyncio.gather(client.closed(timeout=5), plain.closed(timeout=5))

@@ -18,6 +18,7 @@ from wslearn.plots.keepalive import (
     backoff_delays,
     dead_peer,
     reconnection_storm,
+    tcp_give_up,
 )
 from wslearn.plots.lifecycle import readystate_timeline
 from wslearn.plots.polling import polling_vs_push
@@ -85,5 +86,6 @@ __all__ = [
     "restart_gap",
     "sequence",
     "slow_client_effect",
+    "tcp_give_up",
     "token_bucket",
 ]

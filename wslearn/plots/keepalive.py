@@ -33,11 +33,13 @@ def backoff_delays(
     for ax, (jitter, schedules) in zip(axes, samples.items(), strict=True):
         colour = JITTER_COLOURS.get(jitter, NETWORK)
         steps = max(len(s) for s in schedules)
-        for n in range(steps):
-            column = [s[n] for s in schedules if len(s) > n]
+        xs, ys = [], []
+        for i, schedule in enumerate(schedules):
             # spread the dots sideways a little, so a crowd shows as a crowd
-            xs = [n + 1 + 0.3 * ((i * 0.618) % 1 - 0.5) for i in range(len(column))]
-            ax.scatter(xs, column, s=4, color=colour, alpha=0.35, linewidths=0)
+            offset = 0.3 * ((i * 0.618) % 1 - 0.5)
+            xs += [n + 1 + offset for n in range(len(schedule))]
+            ys += schedule
+        ax.scatter(xs, ys, s=4, color=colour, alpha=0.35, linewidths=0)  # one call: fast
         ax.plot(range(1, len(ceilings) + 1), ceilings, color=NETWORK, lw=0.8, ls="--", zorder=0)
         ax.axhline(cap, color=NETWORK, lw=0.6, ls=":")
         ax.text(steps + 0.4, cap, "cap", fontsize=8, color=NETWORK, va="bottom", ha="right")
@@ -46,6 +48,44 @@ def backoff_delays(
         ax.set_xticks(range(1, steps + 1))
     axes[0].set_ylabel("delay before the attempt (s)")
     fig.suptitle(f"{len(next(iter(samples.values())))} clients, one dot per client and attempt")
+    return fig
+
+
+def tcp_give_up(waits: Sequence[float]) -> Figure:
+    """Notebook 07: when TCP retransmits to a silent peer, and when it gives up.
+
+    ``waits[n]`` is the retransmission timeout after the n-th transmission (the
+    first one is the original send, at 0 s); TCP gives up ``waits[-1]`` after its
+    last retransmission. A logarithmic time axis, so the first tenths of a
+    second and the last minutes both show.
+    """
+    sends = [sum(waits[:n]) for n in range(len(waits))]
+    given_up = sum(waits)
+    fig, ax = figure(9, 1.9)
+    ax.scatter(sends[1:], [0] * (len(sends) - 1), marker="|", s=160, color=CLIENT)
+    ax.scatter([given_up], [0], marker="X", s=80, color=BAD, zorder=3)
+    ax.text(
+        given_up,
+        0.25,
+        f"gives up after {given_up / 60:.1f} min",
+        color=BAD,
+        fontsize=8,
+        ha="right",
+        va="bottom",
+    )
+    for seconds, label in ((1, "1 s"), (60, "1 min"), (600, "10 min")):
+        ax.axvline(seconds, color=NETWORK, lw=0.6, ls=":")
+        ax.text(seconds, -0.45, f" {label}", fontsize=8, color=NETWORK, va="bottom")
+    ax.set_xscale("log")
+    ax.set_xlim(0.1, given_up * 1.6)
+    ax.set_ylim(-0.5, 0.6)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel("seconds after the first unanswered send (log scale)   | a retransmission")
+    ax.set_title(
+        f"A silent peer: TCP retransmits {len(waits) - 1} times, "
+        f"each wait twice the last (up to {max(waits):.0f} s)"
+    )
     return fig
 
 
