@@ -28,9 +28,14 @@ from wslearn.handshake import HandshakeError, build_request, check_request, pars
 from wslearn.security import Bank
 from wslearn.websocket import WebSocket
 
-# Headless Chromium starts in the background; it trusts the course's certificate (below).
+# Two headless Chromiums start in the background; both trust the course's certificate
+# (below). The second also allows third-party cookies, as many users' browsers still do.
 chromium = browser.Chromium(args=security.chromium_args())
 chromium.warm_up()
+permissive = browser.Chromium(
+    args=security.chromium_args(), preferences=security.ALLOW_THIRD_PARTY_COOKIES
+)
+permissive.warm_up()
 
 # %% [markdown]
 # ## wss: TLS under the WebSocket
@@ -83,13 +88,6 @@ log = await chromium.run(
     echo.url,
 )
 print(log.version, log.types())
-
-# A second Chromium for later, starting now: it also allows third-party cookies, as many
-# users' browsers still do.
-permissive = browser.Chromium(
-    args=security.chromium_args(), preferences=security.ALLOW_THIRD_PARTY_COOKIES
-)
-permissive.warm_up()
 
 # %% [markdown]
 # ### What the network sees
