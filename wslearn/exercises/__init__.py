@@ -22,6 +22,7 @@ results as ``application/vnd.wslearn.check+json``, which is what the grader
 
 from __future__ import annotations
 
+import hashlib
 import html
 import importlib
 import inspect
@@ -38,6 +39,10 @@ DOES_NOTHING = (
     "an answer that does nothing passes this case too: it counts once a case that needs "
     "your code to act passes"
 )
+SAME_ANSWER = (
+    "your code gave the same answer, {answer}, for every case, though the right answers differ: "
+    "it has to work the answer out from its arguments"
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class Result:
     #: an answer that does nothing passes this case too (it expects None, False, 0, an empty
     #: value, or input left as it was): it earns its point only beside a case that needs action
     vacuous: bool = False
+    #: for a case with an expected value: digests of the answer and of the expected value, and
+    #: the answer in short, so ``run_checker`` can tell an answer that ignores its input
+    seen: tuple[str, str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -232,16 +240,17 @@ def case(
         return Result(description, False, _join(describe_error(exc), hint))
     if expected is _MISSING:
         return Result(description, bool(got), "" if got else hint, vacuous)
+    seen = (_digest(got), _digest(expected), _short(got))
     same = compare(got, expected) if compare else got == expected
     if same:
-        return Result(description, True, vacuous=vacuous)
+        return Result(description, True, vacuous=vacuous, seen=seen)
     diagnosis = None
     if diagnose is not None:
         try:
             diagnosis = diagnose(got)
         except Exception:  # a learner's odd value must not break the check
             diagnosis = None
-    return Result(description, False, _join(f"got {_short(got)}", diagnosis or hint))
+    return Result(description, False, _join(f"got {_short(got)}", diagnosis or hint), seen=seen)
 
 
 def raises(
@@ -285,6 +294,27 @@ def needs_action(results: list[Result]) -> list[Result]:
     return [replace(r, passed=False, message=DOES_NOTHING) if r.passed else r for r in results]
 
 
+def depends_on_input(results: list[Result]) -> list[Result]:
+    """``results`` with every pass failed when the answer ignored its input.
+
+    A hard-coded value (the RFC's accept key, "always 400") passes the cases
+    that happen to expect it. When the cases that compare a value expect
+    different values but got one and the same answer, that answer cannot have
+    come from the arguments: it earns nothing.
+    """
+    seen = [r.seen for r in results if r.seen is not None]
+    answers = {answer for answer, _, _ in seen}
+    expected = {want for _, want, _ in seen}
+    if len(seen) < 2 or len(answers) != 1 or len(expected) < 2:
+        return results
+    message = SAME_ANSWER.format(answer=seen[0][2])
+    return [replace(r, passed=False, message=message) if r.passed else r for r in results]
+
+
+def _digest(value: Any) -> str:
+    return hashlib.blake2b(repr(value).encode(errors="replace"), digest_size=16).hexdigest()
+
+
 def _short(value: Any, limit: int = 80) -> str:
     text = f"{value:.6g}" if isinstance(value, float) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -313,7 +343,7 @@ def run_checker(name: str, obj: Any) -> Report:
                 report.results.append(result)
         except Exception as exc:  # a checker must not crash on a learner's mistake
             report.results.append(Result("running the checks", False, describe_error(exc)))
-    report.results = needs_action(report.results)
+    report.results = depends_on_input(needs_action(report.results))
     if used:  # the answer came from the library: no credit, whatever the cases said
         report.results = [Result("your own code, not the library's", False, reason(used[0]))]
     return report
