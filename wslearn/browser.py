@@ -368,6 +368,7 @@ class Chromium:
         self._visitor: Any = None  # the tab of run(page=...)
         self._console_lines: list[list[str]] = []
         self._tab_lock = asyncio.Lock()  # made again by each launch, on the browser's loop
+        self._visit_lock = asyncio.Lock()  # (the same)
         self._page_server: asyncio.Server | None = None
         self._page_url = ""
 
@@ -423,6 +424,7 @@ class Chromium:
         from playwright.async_api import async_playwright
 
         self._tab_lock = asyncio.Lock()
+        self._visit_lock = asyncio.Lock()
 
         self._page_server = await asyncio.start_server(self._serve_page, LOOPBACK, 0)
         port = self._page_server.sockets[0].getsockname()[1]
@@ -486,13 +488,17 @@ class Chromium:
     async def _run(
         self, js: str, url: str | None, timeout: float, args: dict[str, Any], at: str | None
     ) -> EventLog:
-        page = await self._tab() if at is None else await self._visit(at)
-        console: list[str] = []
-        self._console_lines.append(console)
-        try:
-            raw = await page.evaluate(_HARNESS, [js, url, args, int(timeout * 1000)])
-        finally:
-            self._console_lines = [lines for lines in self._console_lines if lines is not console]
+        # Runs in the second tab take turns: another visit would navigate it away mid-run.
+        async with self._visit_lock if at is not None else contextlib.nullcontext():
+            page = await self._tab() if at is None else await self._visit(at)
+            console: list[str] = []
+            self._console_lines.append(console)
+            try:
+                raw = await page.evaluate(_HARNESS, [js, url, args, int(timeout * 1000)])
+            finally:
+                self._console_lines = [
+                    lines for lines in self._console_lines if lines is not console
+                ]
         events = [{k: _from_js(v) for k, v in event.items()} for event in raw["events"]]
         return EventLog(
             version=self.version,

@@ -36,7 +36,7 @@ import ssl
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -50,7 +50,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from wslearn import handshake
+from wslearn import handshake, servers
 from wslearn.servers import LocalServer
 
 __all__ = [
@@ -69,6 +69,7 @@ __all__ = [
     "chromium_args",
     "course_ca",
     "hijack",
+    "hijack_all",
     "stranger_ca",
 ]
 
@@ -503,3 +504,29 @@ async def hijack(chromium: Any, bank: Bank, host: str) -> Hijack:
     )
     seen = bank.handshakes[before:]
     return Hijack(log, seen[0] if seen else {"origin": None, "cookie": None})
+
+
+async def hijack_all(variants: Mapping[str, tuple[Any, dict[str, Any], str]]) -> dict[str, Hijack]:
+    """:func:`hijack` for each ``label: (chromium, Bank fields, host)``, each on its own bank.
+
+    The banks are started as ``"bank 1"``, ``"bank 2"``, ... (``servers.stop()``
+    stops them). Variants in different browsers or on different hosts run at
+    once; those sharing a browser and a host run in turn, in order, because
+    cookies belong to a host, not to a port: another bank's login there would
+    replace the cookie before the attack.
+    """
+    banks = [
+        await servers.start(Bank(name=f"bank {number}", **fields))
+        for number, (_, fields, _) in enumerate(variants.values(), 1)
+    ]
+    chains: dict[tuple[int, str], list[tuple[str, Any, Bank, str]]] = {}
+    for (label, (chromium, _, host)), bank in zip(variants.items(), banks, strict=True):
+        chains.setdefault((id(chromium), host), []).append((label, chromium, bank, host))
+    results: dict[str, Hijack] = {}
+
+    async def in_turn(chain: list[tuple[str, Any, Bank, str]]) -> None:
+        for label, chromium, bank, host in chain:
+            results[label] = await hijack(chromium, bank, host)
+
+    await asyncio.gather(*(in_turn(chain) for chain in chains.values()))
+    return {label: results[label] for label in variants}

@@ -156,9 +156,10 @@ print(security.ATTACK_JS)
 
 # %% [markdown]
 # `security.hijack` logs the user in to the bank in one tab, then runs that snippet in a page of
-# another origin, `http://127.0.0.1:P` (the browser's own page, on another port). Two words
-# matter: an **origin** is scheme + host + port; a **site** is scheme + registrable domain, ports
-# ignored. So the bank at `127.0.0.1:A` is another origin but the *same site* as the attacker at
+# another origin, `http://127.0.0.1:P` (the browser's own page, on another port);
+# `security.hijack_all` does that for each variant below, each against a bank of its own. Two
+# words matter: an **origin** is scheme + host + port; a **site** is scheme + registrable domain,
+# ports ignored. So the bank at `127.0.0.1:A` is another origin but the *same site* as the attacker at
 # `127.0.0.1:P`; the bank at `localhost:A` is another site. A cookie's `SameSite` attribute is
 # about sites: `Lax` (Chromium's default when a cookie says nothing) and `Strict` keep the cookie
 # off requests from other sites; `None; Secure` sends it everywhere, unless the browser blocks
@@ -174,11 +175,9 @@ variants = {
     "SameSite=None; Secure (wss), another site, 3PC allowed": (
         permissive, {"cookie": "; SameSite=None; Secure", "tls": True}, "localhost"),
 }
-attempts = {}
-for label, (which, fields, host) in variants.items():
-    bank = await servers.start(Bank(**fields))
-    attempts[label] = await security.hijack(which, bank, host)
-    print(f"{label:55} {attempts[label].log.types()}")
+attempts = await security.hijack_all(variants)
+for label, attempt in attempts.items():
+    print(f"{label:55} {attempt.log.types()}")
 
 # %% [markdown]
 # In every run the handshake carried the attacker's `Origin`, which the bank ignored:
