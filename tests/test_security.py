@@ -30,6 +30,7 @@ from wslearn.security import (
     chromium_args,
     course_ca,
     hijack,
+    hijack_all,
     stranger_ca,
 )
 from wslearn.websocket import WebSocket
@@ -413,3 +414,44 @@ def test_using_the_library_bucket_as_the_answer_fails_with_its_reason():
     report = run_checker("allowed", allowed)
     assert not report.passed
     assert "write it yourself" in report.results[0].message, str(report)
+
+
+@async_test
+async def test_stopping_the_bank_cuts_a_connection_that_never_sent_a_request_at_once():
+    bank = await Bank(name="stop test").start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", bank.bound_port)
+    await asyncio.sleep(0.05)  # the server has accepted it and waits for a request
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await bank.stop(timeout=5.0)
+    assert loop.time() - started < 0.5  # not the 5 s a silent client could hold it
+    assert await asyncio.wait_for(reader.read(), 1.0) == b""  # cut: EOF for the client
+    writer.close()
+
+
+@browser_test
+async def test_hijack_all_keeps_each_variants_own_cookie_while_hosts_run_at_once(chromium):
+    # Two variants on 127.0.0.1 share a cookie jar entry (cookies ignore ports), so they
+    # run in turn; the one on localhost runs beside them. Each reads only its own bank.
+    attempts = await hijack_all(
+        {
+            "lax, same site": (chromium, {}, "127.0.0.1"),
+            "lax, another site": (chromium, {}, "localhost"),
+            "strict, same site": (chromium, {"cookie": "; SameSite=Strict"}, "127.0.0.1"),
+        }
+    )
+    try:
+        assert list(attempts) == ["lax, same site", "lax, another site", "strict, same site"]
+        assert [a.outcome for a in attempts.values()] == [
+            (True, True, True),
+            (False, True, False),
+            (True, True, True),
+        ]
+        assert [a.log.types()[-1] for a in attempts.values()] == [
+            "close 1000",
+            "close 1008",
+            "close 1000",
+        ]
+    finally:
+        for number in (1, 2, 3):
+            await servers.stop(f"bank {number}")
