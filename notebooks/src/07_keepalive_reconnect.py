@@ -283,13 +283,13 @@ fig = plots.backoff_delays(samples, ceilings)
 # Without jitter every client has the same schedule, so clients that lost the server at the same
 # moment come back at the same moment, again and again: a **thundering herd**. Let's measure it.
 # `reconnect.storm()` opens 200 `ReconnectingWebSocket`s to a server, kills the server (every
-# client sees 1006 at once, as after a crash), starts it again on the same port 0.2 s later, and
+# client sees 1006 at once, as after a crash), starts it again on the same port 0.3 s later, and
 # records every connection attempt and every connection the server accepted, until all 200 are
 # back:
 
 # %%
 storms = [
-    await reconnect.storm(200, jitter=jitter, base=0.05, cap=0.4, down=0.2, rng=random.Random(1))
+    await reconnect.storm(200, jitter=jitter, base=0.05, cap=0.4, down=0.3, rng=random.Random(1))
     for jitter in reconnect.JITTERS
 ]
 for s in storms:
