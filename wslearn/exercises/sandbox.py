@@ -679,7 +679,7 @@ def _init(config: dict[str, Any]) -> int:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    bind, remount, read_only, detach = 4096, 32, 1, 2  # MS_BIND, MS_REMOUNT, MS_RDONLY, MNT_DETACH
+    bind, remount, read_only = 4096, 32, 1  # MS_BIND, MS_REMOUNT, MS_RDONLY
 
     def mount(source: str, target: Path, fstype: str | None = None, flags: int = 0,
               options: str | None = None) -> None:  # mount(2) itself: no /bin/mount per call
@@ -688,28 +688,28 @@ def _init(config: dict[str, Any]) -> int:
             error = ctypes.get_errno()
             raise OSError(error, os.strerror(error), str(target))
 
-    # unshare --mount made every mount private to this namespace: nothing here leaks out
-    mount("wslearn-tmp", Path("/tmp"), "tmpfs", 0, "mode=1777,size=256m")
-    mount("wslearn-shm", Path("/dev/shm"), "tmpfs", 0, "mode=1777,size=16m")
+    # unshare --mount made every mount private to this namespace: nothing here leaks out.
+    # Hold each folder to keep (the interpreter, the package) open first: /tmp's own tmpfs
+    # below would swallow a checkout that lives under /tmp, and a hidden folder swallows what
+    # is inside it. Binding from /proc/self/fd/N brings each one back, read-only.
+    held = {Path(p): os.open(p, os.O_PATH | os.O_DIRECTORY) for p in dict.fromkeys(config["keep"])}
     hide = [Path(p) for p in config["hide"] if Path(p).is_dir()]
-    for path in map(Path, config["keep"]):  # a folder nobody may enter (/root) on the way
+    for path in held:  # a folder nobody may enter (/root) on the way
         closed = [a for a in path.parents if a != Path("/") and not a.stat().st_mode & 0o001]
         if closed:
             hide.append(closed[-1])
-    keep = [Path(p) for p in dict.fromkeys(config["keep"])
-            if any(h == Path(p) or h in Path(p).parents for h in hide)]
-    stash = Path("/tmp/.keep")
-    for number, path in enumerate(keep):
-        (stash / str(number)).mkdir(parents=True)
-        mount(str(path), stash / str(number), None, bind)
+    covered = [Path("/tmp"), Path("/dev/shm"), *hide]
+    mount("wslearn-tmp", Path("/tmp"), "tmpfs", 0, "mode=1777,size=256m")
+    mount("wslearn-shm", Path("/dev/shm"), "tmpfs", 0, "mode=1777,size=16m")
     for path in hide:
-        mount("wslearn-hidden", path, "tmpfs", 0, "mode=755,size=1m")
-    for number, path in enumerate(keep):
-        path.mkdir(parents=True, exist_ok=True)
-        mount(str(stash / str(number)), path, None, bind)
-        mount("none", path, None, remount | bind | read_only)
-        libc.umount2(str(stash / str(number)).encode(), detach)
-    shutil.rmtree(stash, ignore_errors=True)
+        if Path("/tmp") not in path.parents:  # under /tmp it is already gone
+            mount("wslearn-hidden", path, "tmpfs", 0, "mode=755,size=1m")
+    for path, fd in held.items():
+        if any(c == path or c in path.parents for c in covered):
+            path.mkdir(parents=True, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", path, None, bind)
+            mount("none", path, None, remount | bind | read_only)
+        os.close(fd)
     home = Path("/tmp/work")
     home.mkdir(mode=0o700)
     os.chown(home, config["uid"], config["gid"])
