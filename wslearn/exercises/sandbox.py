@@ -674,6 +674,11 @@ def _set_limits(limits: Limits, *, processes: bool) -> None:
         resource.setrlimit(kind, (value, value))
 
 
+#: top-level folders the student's process keeps seeing (read as they are; /tmp gets its own)
+SYSTEM_FOLDERS = frozenset({"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc",
+                            "sbin", "sys", "tmp", "usr"})
+
+
 def _init(config: dict[str, Any]) -> int:
     """PID 1 of the namespace (root): cover the course, then run the worker as its own uid."""
     import ctypes
@@ -692,8 +697,18 @@ def _init(config: dict[str, Any]) -> int:
     # Hold each folder to keep (the interpreter, the package) open first: /tmp's own tmpfs
     # below would swallow a checkout that lives under /tmp, and a hidden folder swallows what
     # is inside it. Binding from /proc/self/fd/N brings each one back, read-only.
-    held = {Path(p): os.open(p, os.O_PATH | os.O_DIRECTORY) for p in dict.fromkeys(config["keep"])}
+    # This interpreter's own folders are always kept: it still imports after the covering.
+    own = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    held = {
+        Path(p): os.open(p, os.O_PATH | os.O_DIRECTORY)
+        for p in dict.fromkeys([*map(str, own), *config["keep"]])
+    }
     hide = [Path(p) for p in config["hide"] if Path(p).is_dir()]
+    # Beyond the course's own folders, every top-level folder that Python does not need is
+    # covered too: another copy of the course elsewhere on the disk (a teacher's second
+    # checkout, /work, /home, /srv) must be as unreachable as this one.
+    hide += [entry for entry in Path("/").iterdir()
+             if entry.name not in SYSTEM_FOLDERS and entry.is_dir() and not entry.is_symlink()]
     for path in held:  # a folder nobody may enter (/root) on the way
         closed = [a for a in path.parents if a != Path("/") and not a.stat().st_mode & 0o001]
         if closed:
@@ -701,8 +716,8 @@ def _init(config: dict[str, Any]) -> int:
     covered = [Path("/tmp"), Path("/dev/shm"), *hide]
     mount("wslearn-tmp", Path("/tmp"), "tmpfs", 0, "mode=1777,size=256m")
     mount("wslearn-shm", Path("/dev/shm"), "tmpfs", 0, "mode=1777,size=16m")
-    for path in hide:
-        if Path("/tmp") not in path.parents:  # under /tmp it is already gone
+    for path in sorted(set(hide)):  # outermost first; what lies inside a covered one is gone
+        if not any(c == path or c in path.parents for c in covered[:2]) and path.exists():
             mount("wslearn-hidden", path, "tmpfs", 0, "mode=755,size=1m")
     for path, fd in held.items():
         if any(c == path or c in path.parents for c in covered):
