@@ -16,7 +16,15 @@ from typing import Any
 import pytest
 from helpers import not_written, reference
 
-from wslearn.exercises import NOT_WRITTEN, Exercise, registry, run_checker
+from wslearn.exercises import (
+    NOT_WRITTEN,
+    Exercise,
+    answered,
+    case,
+    depends_on_input,
+    registry,
+    run_checker,
+)
 
 EXERCISES = sorted(registry().values(), key=lambda e: (e.notebook, e.name))
 IDS = [f"{e.notebook[:2]}-{e.name}" for e in EXERCISES]
@@ -146,28 +154,7 @@ def constant_answers(exercise: Exercise) -> dict[str, Any]:
     }
 
 
-# Checks whose cases do not all go through ``case(..., expected)`` (live ones, or a single
-# compared value): ``run_checker`` cannot see there that every answer was the same. Listed
-# so that the gap stays visible; ``strict``: fixing one makes this list fail until updated.
-ANSWERS_NOT_SEEN = {
-    "ask", "safe_send", "close_reply", "pong_for", "backoff_schedule", "redeem_ticket",
-    "clients_per_core", "recipients", "answer_offer", "inflate_messages", "parse_offer",
-}
-
-
-@pytest.mark.parametrize(
-    "exercise",
-    [
-        pytest.param(
-            e,
-            marks=pytest.mark.xfail(
-                e.name in ANSWERS_NOT_SEEN, reason="answers not recorded by its checks", strict=True
-            ),
-        )
-        for e in EXERCISES
-    ],
-    ids=IDS,
-)
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_an_answer_that_ignores_its_input_scores_no_points(exercise):
     scored = {}
     for says, answer in constant_answers(exercise).items():
@@ -175,3 +162,54 @@ def test_an_answer_that_ignores_its_input_scores_no_points(exercise):
         if report.points:
             scored[says] = f"{report.points}: {report}"
     assert not scored, "\n".join(f"an answer that {says}:\n{text}" for says, text in scored.items())
+
+
+# --- what a case sees of an answer -------------------------------------------------------------
+
+
+def passes(results):
+    return [r.case for r in depends_on_input(results) if r.passed]
+
+
+def test_several_calls_in_one_case_count_as_one_answer_each():
+    # a ticket redeemed once, then twice: "alice" every time is right only for the first
+    def redeemed(answers, right, calls):
+        return case("replay", lambda: answers, right, calls=calls)
+
+    once = (["alice"], ["alice"])
+    twice = (["alice", "alice"], ["alice", None])
+    assert passes([redeemed(*once, calls=True), redeemed(*twice, calls=True)]) == []
+    # seen as two lists, ["alice"] and ["alice", "alice"] look like two different answers
+    assert passes([redeemed(*once, calls=False), redeemed(*twice, calls=False)]) == ["replay"]
+
+
+def test_a_viewed_part_is_compared_and_shown_while_the_whole_answer_is_seen():
+    schedule = [0.1, 0.1, 0.1]  # the same schedule whatever the arguments
+    last = case("2000th delay", lambda: schedule, 30.0, view=lambda delays: delays[-1])
+    assert last.message == "got 0.1"  # the last delay, not the list
+    first = case("base equal to cap", lambda: schedule, [0.1, 0.1, 0.1])
+    assert first.passed
+    assert passes([first, last]) == []
+
+
+def test_an_effect_is_not_an_answer():
+    # safe_send always True: what the echo server sent back is not something it returned
+    sent = case("echoes", lambda: ["hello"], ["hello"], effect=True)
+    assert sent.passed and sent.seen == ()
+    results = [
+        case("CONNECTING", lambda: True, False),
+        case("OPEN", lambda: True, True),
+        sent,
+    ]
+    assert passes(results) == []
+
+
+def test_equal_sets_and_dicts_are_one_answer_whatever_their_order():
+    def digests(value):
+        ((answer, expected, _short),) = answered(value, value)
+        return answer, expected
+
+    assert repr({9, 1}) != repr({1, 9})  # 9 and 1 share a slot: the order of insertion shows
+    assert digests({9, 1}) == digests({1, 9})
+    assert digests({"a": 1, "b": 2}) == digests({"b": 2, "a": 1})
+    assert digests({"a": 1}) != digests({"a": 2})

@@ -45,6 +45,11 @@ SAME_ANSWER = (
 )
 
 
+#: one answer as ``depends_on_input`` sees it: digests of the answer and of the expected value,
+#: and the answer in short (for the message)
+Seen = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class Result:
     """The outcome of one case of one exercise."""
@@ -55,9 +60,9 @@ class Result:
     #: an answer that does nothing passes this case too (it expects None, False, 0, an empty
     #: value, or input left as it was): it earns its point only beside a case that needs action
     vacuous: bool = False
-    #: for a case with an expected value: digests of the answer and of the expected value, and
-    #: the answer in short, so ``run_checker`` can tell an answer that ignores its input
-    seen: tuple[str, str, str] | None = field(default=None, compare=False)
+    #: what the learner's code answered in this case and what was right, one entry per call
+    #: compared (see ``seen``), so ``run_checker`` can tell an answer that ignores its input
+    seen: tuple[Seen, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,9 @@ def case(
     compare: Callable[[Any, Any], bool] | None = None,
     diagnose: Callable[[Any], str | None] | None = None,
     vacuous: bool | None = None,
+    view: Callable[[Any], Any] | None = None,
+    calls: bool = False,
+    effect: bool = False,
 ) -> Result:
     """Run one case: call ``compute()`` and compare with ``expected``.
 
@@ -227,11 +235,25 @@ def case(
     too, so it earns its point only beside a case that needs action (see
     ``run_checker``). Say ``vacuous=True`` for other such cases: a value that
     equals an argument, a check that any answer of the right type passes.
+
+    The result keeps what the learner's code answered (``Result.seen``), so an
+    answer that ignores its input earns nothing (``depends_on_input``):
+
+    - ``view(answer)``, when given, is the part of ``compute()``'s value that is
+      compared, diagnosed and shown (a close payload's code and reason, a
+      schedule's last delay); ``seen`` keeps the whole answer.
+    - ``calls=True``: ``compute`` returns the answers of several calls (a ticket
+      redeemed twice, two questions asked at once) and ``expected`` the right
+      one of each; every call counts as one answer.
+    - ``effect=True``: the case compares an effect of the code (what an echo
+      server sent back, ``bufferedAmount``), not a value it returned, so there
+      is no answer to keep.
     """
     if vacuous is None:
         vacuous = expected is not _MISSING and _empty(expected)
     try:
-        got = compute()
+        answer = compute()
+        got = answer if view is None else view(answer)
     except NotImplementedError:
         return Result(description, False, NOT_WRITTEN)  # no hint yet: nothing was tried
     except Exception as exc:
@@ -240,7 +262,7 @@ def case(
         return Result(description, False, _join(describe_error(exc), hint))
     if expected is _MISSING:
         return Result(description, bool(got), "" if got else hint, vacuous)
-    seen = (_digest(got), _digest(expected), _short(got))
+    seen = () if effect else answered(answer, expected, calls=calls)
     same = compare(got, expected) if compare else got == expected
     if same:
         return Result(description, True, vacuous=vacuous, seen=seen)
@@ -294,6 +316,23 @@ def needs_action(results: list[Result]) -> list[Result]:
     return [replace(r, passed=False, message=DOES_NOTHING) if r.passed else r for r in results]
 
 
+def answered(got: Any, expected: Any, *, calls: bool = False) -> tuple[Seen, ...]:
+    """What ``Result.seen`` keeps of the answer ``got`` to a case that expected ``expected``.
+
+    For a check that builds its ``Result`` itself (a live one, or one with its
+    own messages) rather than through ``case``. ``calls`` as in ``case``: two
+    lists of the same length, one entry per call of the learner's code.
+    """
+    if (
+        calls
+        and isinstance(got, list | tuple)
+        and isinstance(expected, list | tuple)
+        and len(got) == len(expected)
+    ):
+        return tuple(one for g, e in zip(got, expected, strict=True) for one in answered(g, e))
+    return ((_digest(got), _digest(expected), _short(got)),)
+
+
 def depends_on_input(results: list[Result]) -> list[Result]:
     """``results`` with every pass failed when the answer ignored its input.
 
@@ -302,7 +341,7 @@ def depends_on_input(results: list[Result]) -> list[Result]:
     different values but got one and the same answer, that answer cannot have
     come from the arguments: it earns nothing.
     """
-    seen = [r.seen for r in results if r.seen is not None]
+    seen = [one for r in results for one in r.seen]
     answers = {answer for answer, _, _ in seen}
     expected = {want for _, want, _ in seen}
     if len(seen) < 2 or len(answers) != 1 or len(expected) < 2:
@@ -312,7 +351,22 @@ def depends_on_input(results: list[Result]) -> list[Result]:
 
 
 def _digest(value: Any) -> str:
-    return hashlib.blake2b(repr(value).encode(errors="replace"), digest_size=16).hexdigest()
+    text = repr(_canonical(value))
+    return hashlib.blake2b(text.encode(errors="replace"), digest_size=16).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` with sets and dicts in a fixed order: equal values get equal digests."""
+    if isinstance(value, set | frozenset):
+        return (type(value).__name__, sorted((_canonical(v) for v in value), key=repr))
+    if isinstance(value, dict):
+        items = ((_canonical(k), _canonical(v)) for k, v in value.items())
+        return ("dict", sorted(items, key=repr))
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, tuple):  # a named tuple equals the plain one
+        return tuple(_canonical(v) for v in value)
+    return value
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -380,8 +434,11 @@ __all__ = [
     "Exercise",
     "Report",
     "Result",
+    "Seen",
+    "answered",
     "case",
     "check",
+    "depends_on_input",
     "describe_error",
     "exercise",
     "for_notebook",

@@ -23,7 +23,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from wslearn import servers
-from wslearn.exercises import Result, case, describe_error, exercise
+from wslearn.exercises import Result, answered, case, describe_error, exercise
 from wslearn.websocket import DOMException, WebSocket
 
 NOTEBOOK = "03_lifecycle_events"
@@ -189,13 +189,15 @@ def _describe(exc: BaseException) -> str:
     return f"raised {name}: {exc}{where}"
 
 
-def _case(description: str, compute: Callable[[], Any], expected: Any, hint: str) -> Result:
-    """``case()``, with exceptions described by ``_describe``."""
+def _case(
+    description: str, compute: Callable[[], Any], expected: Any, hint: str, **options: Any
+) -> Result:
+    """``case()`` (``options`` are its keywords), with exceptions described by ``_describe``."""
     try:
         got = compute()
     except Exception as exc:
         return Result(description, False, f"{_describe(exc)}; {hint}")
-    return case(description, lambda: got, expected, hint=hint)
+    return case(description, lambda: got, expected, hint=hint, **options)
 
 
 async def _call(ask: Callable[[str, str], Awaitable[str]], url: str, question: str) -> Any:
@@ -223,9 +225,11 @@ async def _asked(
         if isinstance(exc, DOMException) and exc.name == "InvalidStateError":
             hint = "send() throws while CONNECTING: send the question in onopen"
         return Result(description, False, f"{_describe(exc)}; {hint}")
+    seen = answered(got, expected)
     if got == expected:
-        return Result(description, True, vacuous=vacuous)
-    return Result(description, False, f"got {got!r}; {_ask_diagnosis(got, question) or hint}")
+        return Result(description, True, vacuous=vacuous, seen=seen)
+    diagnosis = _ask_diagnosis(got, question) or hint
+    return Result(description, False, f"got {got!r}; {diagnosis}", seen=seen)
 
 
 def _ask_diagnosis(got: Any, question: str) -> str | None:
@@ -300,6 +304,7 @@ async def check_ask(ask: Callable[[str, str], Awaitable[str]]) -> list[Result]:
                     lambda: answers,
                     want,
                     hint="keep each call's future and socket in local variables, not globals",
+                    calls=True,  # each question's answer is one answer
                 )
             )
     async with servers.reject(403) as refuser:
@@ -366,6 +371,7 @@ async def check_safe_send(safe_send: Callable[[WebSocket, str | bytes], bool]) -
                     lambda: echoes,
                     ["hello", b"\x00\x01"],
                     "call ws.send(data) exactly once per safe_send() call",
+                    effect=True,  # what arrived, not what safe_send returned
                 )
             )
             ws.close()
@@ -384,6 +390,7 @@ async def check_safe_send(safe_send: Callable[[WebSocket, str | bytes], bool]) -
                     0,
                     "send() while CLOSING discards the data yet still grows "
                     "bufferedAmount: do not call it",
+                    effect=True,
                 )
             )
             await ws.closed(timeout=TIMEOUT)

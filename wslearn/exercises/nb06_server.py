@@ -20,7 +20,7 @@ from typing import Any
 from websockets.asyncio.client import connect as ws_connect
 
 from wslearn import close, scratch
-from wslearn.exercises import Result, case, describe_error, exercise, raises
+from wslearn.exercises import Result, answered, case, describe_error, exercise, raises
 from wslearn.framing import Frame, Opcode, ProtocolError, encode_frame
 from wslearn.raw import RawWebSocket
 
@@ -142,7 +142,10 @@ def _pong_case(description: str, pong_for: Callable, payload: bytes) -> Result:
     except Exception as exc:
         return Result(description, False, f"{describe_error(exc)}; {PONG_HINT}")
     problem = _pong_problem(got, payload)
-    return Result(description, not problem, problem, vacuous=not payload)  # b"" passes it
+    # b"" passes it; the payload is the right answer, so it is what the answer is compared with
+    return Result(
+        description, not problem, problem, vacuous=not payload, seen=answered(got, payload)
+    )
 
 
 @exercise("pong_for", notebook=NOTEBOOK, shortcuts=["wslearn.connection.pong_for"])
@@ -157,9 +160,10 @@ async def check_pong_for(pong_for: Callable[[bytes], bytes]) -> list[Result]:
         _pong_case("PING with bytes that are not text", pong_for, b"\x00\xff\x80ping"),
         case(
             "RFC 6455 §5.7: the PING 89 05 'Hello', answered with the RFC's masked PONG bytes",
-            lambda: encode_frame(Frame(True, Opcode.PONG, pong_for(b"Hello")), mask=RFC_KEY),
+            lambda: pong_for(b"Hello"),
             RFC_PONG_MASKED,
             hint=PONG_HINT,
+            view=lambda pong: encode_frame(Frame(True, Opcode.PONG, pong), mask=RFC_KEY),
         ),
     ]
 
@@ -380,9 +384,10 @@ async def check_close_reply(close_reply: Callable[[bytes], bytes]) -> list[Resul
         results.append(
             case(
                 description,
-                lambda payload=payload: _answer(close_reply(payload)),
+                lambda payload=payload: close_reply(payload),
                 (code, reason),
                 hint=ECHO_HINT,
+                view=_answer,  # the payload itself is the answer seen
                 compare=lambda got, want: (
                     isinstance(got, tuple) and got[0] == want[0] and got[1] in (want[1], "")
                 ),
@@ -393,9 +398,10 @@ async def check_close_reply(close_reply: Callable[[bytes], bytes]) -> list[Resul
         results.append(
             case(
                 description,
-                lambda payload=payload: _answer(close_reply(payload)),
+                lambda payload=payload: close_reply(payload),
                 f"close code {code}",
                 hint=hint,
+                view=_answer,
                 compare=lambda got, want, code=code: isinstance(got, tuple) and got[0] == code,
             )
         )

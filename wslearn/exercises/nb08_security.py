@@ -286,6 +286,7 @@ def check_redeem_ticket(redeem_ticket: Callable[..., str | None]) -> Iterator[Re
             "nonce is in used; return None for any failure",
             diagnose=known(slipped(steps)),
             vacuous=not any(_replay(model_redeem, steps)),  # every redeem refused: None passes
+            calls=True,  # each redeem is one answer
         )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from wslearn.exercises import Result, case, exercise
@@ -121,7 +122,7 @@ def _recipients_case(recipients: Callable, description: str, message: dict, want
         why = "the sender is left out: the relay sends a message back to its sender too"
     else:
         why = f"got {sorted(got)}, expected {sorted(want)}; {hint}"
-    return Result(description, False, why)
+    return replace(result, message=why)  # keeps the answer it saw
 
 
 @exercise("recipients", notebook=NOTEBOOK)
@@ -266,5 +267,5 @@ def check_clients_per_core(clients_per_core: Callable[[float, float, float], int
             result.message
         ):
             got = clients_per_core(cost, rate, headroom)
-            result = Result(description, False, _capacity_hint(got, cost, rate, headroom))
+            result = replace(result, message=_capacity_hint(got, cost, rate, headroom))
         yield result

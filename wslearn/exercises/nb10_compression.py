@@ -21,7 +21,7 @@ from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode as WsOpcode
 
 from wslearn import deflate
-from wslearn.exercises import Result, case, describe_error, exercise, raises
+from wslearn.exercises import Result, answered, case, describe_error, exercise, raises
 
 NOTEBOOK = "10_compression"
 CHROMIUM_OFFER = deflate.offer()
@@ -101,7 +101,10 @@ def check_parse_offer(parse_offer: Callable[[str], Any]) -> Iterator[Result]:
         except (TypeError, ValueError):
             same = False
         yield Result(
-            description, same, "" if same else f"for {value!r}: {_offer_hint(got, want, hint)}"
+            description,
+            same,
+            "" if same else f"for {value!r}: {_offer_hint(got, want, hint)}",
+            seen=answered(got, want),
         )
     yield raises(
         "a parameter given twice",
@@ -189,10 +192,13 @@ def check_inflate_messages(
             hint = "" if shortcut else f"; {_inflate_hint(exc)}"
             yield Result(description, False, describe_error(exc) + hint)
             continue
+        seen = answered(got, want)
         if isinstance(got, list) and got == want:
-            yield Result(description, True)
+            yield Result(description, True, seen=seen)
         elif isinstance(got, list) and got and isinstance(got[0], bytes):
-            yield Result(description, False, "text messages are UTF-8: .decode() what you inflate")
+            yield Result(
+                description, False, "text messages are UTF-8: .decode() what you inflate", seen=seen
+            )
         else:
             wrong = next(
                 (i for i, (a, b) in enumerate(zip(got or [], want, strict=False)) if a != b), None
@@ -202,7 +208,7 @@ def check_inflate_messages(
                 if wrong is not None
                 else f"got {len(got or [])} messages"
             )
-            yield Result(description, False, f"{where}; {_inflate_hint(None)}")
+            yield Result(description, False, f"{where}; {_inflate_hint(None)}", seen=seen)
 
 
 # --- answer_offer -----------------------------------------------------------------------------
@@ -287,16 +293,17 @@ def check_answer_offer(answer_offer: Callable[[dict], Any]) -> Iterator[Result]:
         except Exception as exc:
             yield case(description, lambda exc=exc: _raise(exc))
             continue
+        seen = answered(got_text, want)
         try:
             got = _response_params(got_text)
         except (ValueError, deflate.NegotiationError) as exc:
-            yield Result(description, False, f"got {got_text!r}: {exc}")
+            yield Result(description, False, f"got {got_text!r}: {exc}", seen=seen)
             continue
-        if got == want:
-            yield Result(description, True, vacuous=want is None)  # a refusal: None passes
+        if got == want:  # a refusal (want None) is vacuous: None passes it
+            yield Result(description, True, vacuous=want is None, seen=seen)
         else:
             hint = _answer_hint(offer, got, want)
-            yield Result(description, False, f"got {got_text!r}; {hint}")
+            yield Result(description, False, f"got {got_text!r}; {hint}", seen=seen)
 
 
 # --- server_settings --------------------------------------------------------------------------
