@@ -149,6 +149,24 @@ def test_apply_mask_matches_naive_reference_on_unaligned_slices(length: int, off
     assert apply_mask(expected, key) == bytes(data)  # masking twice is the identity
 
 
+@pytest.mark.parametrize("length", [(1 << 17) + 5, 1 << 20])
+@pytest.mark.parametrize("before", range(8))
+def test_big_payloads_unmask_right_at_every_alignment(length: int, before: int) -> None:
+    # Big payloads are unmasked where they lie, a few bytes apart, then in 64-bit
+    # words; ``before`` bytes of an earlier frame shift where the payload starts.
+    payload = random.Random(length + before).randbytes(length)
+    key = bytes([0x01, 0x80, 0xFE, 0x5A])
+    wire = encode_frame(Frame(True, BINARY, payload), mask=key)
+    earlier = encode_frame(Frame(True, BINARY, bytes(range(before))), mask=KEY)
+    reader = FrameReader(expect_masked=True)
+    got = reader.feed(earlier + wire[: len(wire) // 3]) + reader.feed(wire[len(wire) // 3 :])
+    assert [f.payload == payload for f in got[1:]] == [True]
+    assert decode_frame(memoryview(earlier + wire)[len(earlier) :])[0].payload == payload
+    callers = bytearray(wire)
+    assert decode_frame(callers)[0].payload == payload
+    assert callers == wire  # a caller's buffer is never unmasked in place
+
+
 def test_masking_works_without_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(framing, "_np", None)  # as if numpy were not installed
     data = random.Random(1).randbytes(70_001)

@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import (
@@ -91,7 +92,8 @@ CLOSE_TIMEOUT = 10.0  # seconds to wait for the peer during the closing handshak
 PING_INTERVAL = 20.0  # seconds of silence before a keepalive PING (websockets' default)
 PING_TIMEOUT = 20.0  # seconds to wait for its PONG before dropping the peer (same)
 MAX_CONNECTIONS = 1024  # open TCP connections per server; more get HTTP 503
-READ_SIZE = 65536  # bytes asked from the socket per read
+READ_SIZE = 65536  # bytes asked from the socket per read (during the handshake)
+INBOX_SIZE = 262144  # bytes the socket may write per read once the connection is open
 
 # Close codes after which `async for message in ws` simply ends (as in websockets).
 OK_CODES = {CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY, CloseCode.NO_STATUS_RCVD}
@@ -147,15 +149,18 @@ async def close_tcp(
 # --- A connection: both sides, after the handshake -----------------------------
 
 
-class Connection(asyncio.Protocol):
+_inboxes = threading.local()
+
+
+class Connection(asyncio.BufferedProtocol):
     """One open WebSocket connection; the server's handler and ``connect()`` both get one.
 
     ``send()``, ``recv()``, ``ping()``, ``close()`` and ``async for message in
     connection`` are the whole interface; ``protocol`` is the sans-I/O
     :class:`wslearn.connection.Connection` doing the work. After the handshake
     this object takes the TCP transport over from the asyncio streams and is
-    called by it (``data_received``, ...), so bytes reach the protocol without
-    a task in between. Received messages wait in a queue; after ``max_queue``
+    called by it (``get_buffer``/``buffer_updated``, ...), so bytes reach the
+    protocol without a task in between. Received messages wait in a queue; after ``max_queue``
     of them the connection stops reading the socket until ``recv()`` takes
     some, so a slow handler slows the sender down (TCP flow control) instead of
     filling memory. ``protocol_options`` (``max_size``, ``max_fragments``,
@@ -332,9 +337,20 @@ class Connection(asyncio.Protocol):
 
     # -- called by the transport (asyncio.Protocol) --
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # The socket reads straight into one buffer per thread (one event loop
+        # runs there, and the protocol copies what it keeps before we return),
+        # already in memory: no new 256 KiB bytes object, and its page faults,
+        # for every read, as asyncio's data_received path costs.
+        inbox = getattr(_inboxes, "buffer", None)
+        if inbox is None:
+            inbox = _inboxes.buffer = memoryview(bytearray(INBOX_SIZE))
+        return inbox
+
+    def buffer_updated(self, nbytes: int) -> None:
         self._last_heard = time.monotonic()
-        self._deliver(self.protocol.receive_data(data))
+        with _inboxes.buffer[:nbytes] as data:
+            self._deliver(self.protocol.receive_data(data))
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()  # TCP ended: without a close frame that is a 1006
