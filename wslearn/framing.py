@@ -470,6 +470,16 @@ def _frame_from(
     if header.length < _NUMPY_THRESHOLD:
         raw = data[start:end]  # small: a plain slice is the cheapest copy
         payload = bytes(raw) if header.mask is None else _xor_small(raw, header.mask)
+    elif (
+        header.mask is not None
+        and header.length < _IN_PLACE_THRESHOLD
+        and not header.length & 7
+        and _np is not None
+    ):
+        # Mid-sized and whole 64-bit words (64 KiB, ...): XOR them straight out
+        # of the buffer into a new array, with no view or slice in between.
+        key = _np.uint64(int.from_bytes(header.mask * 2, sys.byteorder))
+        payload = (_np.frombuffer(data, _np.uint64, header.length >> 3, start) ^ key).tobytes()
     else:
         # Big: look at the payload in place instead of slicing out a copy first.
         with memoryview(data) as view, view[start:end] as raw:
