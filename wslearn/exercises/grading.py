@@ -106,6 +106,7 @@ class CourseNotebook:
     stem: str
     plan: list[Step]
     points: dict[str, float]
+    modules: list[str]  # what its setup code imports: the sandbox's template imports it once
 
 
 class Course:
@@ -114,7 +115,7 @@ class Course:
     def __init__(self, folder: Path = COURSE) -> None:
         import nbformat
 
-        from wslearn.exercises.release import grading_plan
+        from wslearn.exercises.release import grading_plan, modules
 
         self.folder = Path(folder).resolve()
         exercises = registry()
@@ -126,7 +127,7 @@ class Course:
                 for s in plan
                 if s.kind == "exercise"
             }
-            self.notebooks[path.stem] = CourseNotebook(path.stem, plan, points)
+            self.notebooks[path.stem] = CourseNotebook(path.stem, plan, points, modules(plan))
 
     def match(self, stem: str) -> CourseNotebook | None:
         """The course notebook a submitted file is, by name or by its number (``01_… (Ada)``)."""
@@ -221,7 +222,7 @@ def grade_notebook(
         name: list(getattr(ex, "shortcuts", ()) or ()) for name, ex in registry().items()
     }
     grades: list[Grade] = []
-    with Sandbox(limits, hide=hide, shortcuts=shortcuts) as box:
+    with Sandbox(limits, hide=hide, shortcuts=shortcuts, preload=course.modules) as box:
         done: list[tuple[str, str]] = []  # (code, label) run so far: replayed after a restart
 
         def run(code: str, label: str) -> None:
@@ -522,7 +523,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-workers", type=int, default=1, metavar="N",
                     help="grade N students at a time (default 1)")
     group.addoption("--grade-timeout", type=float, default=Limits.cell_seconds, metavar="S",
-                    help=f"seconds one cell or call may run (default {Limits.cell_seconds:g})")
+                    help="seconds one exercise cell of a student's may run "
+                    f"(default {Limits.cell_seconds:g})")
+    group.addoption("--grade-call-timeout", type=float, default=Limits.call_seconds, metavar="S",
+                    help="seconds one call of a student's function may run "
+                    f"(default {Limits.call_seconds:g})")
     group.addoption("--grade-memory", type=int, default=Limits.memory // 2**20, metavar="MB",
                     help=f"address space of student code (default {Limits.memory // 2**20})")
     group.addoption("--grade-course", metavar="DIR", default=str(COURSE),
@@ -573,6 +578,7 @@ def pytest_collection(session: pytest.Session) -> bool | None:
     limits = Limits(
         memory=config.getoption("--grade-memory") * 2**20,
         cell_seconds=config.getoption("--grade-timeout"),
+        call_seconds=config.getoption("--grade-call-timeout"),
     )
     book = grade_class(
         Path(config.getoption("--grade")),

@@ -15,6 +15,7 @@ setup code and exercise cells, in order (see ``wslearn.exercises.grading``).
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,22 @@ def grading_plan(notebook: NotebookNode) -> list[Step]:
         elif "check" not in meta:
             pending.extend(definitions(cell.source))
     return plan
+
+
+def modules(plan: list[Step]) -> list[str]:
+    """The modules a plan's setup code imports (``from wslearn import framing``: both)."""
+    found: set[str] = set()
+    for step in plan:
+        if step.kind != "setup":
+            continue
+        with contextlib.suppress(SyntaxError):
+            for node in ast.walk(ast.parse(step.code)):
+                if isinstance(node, ast.Import):
+                    found.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    found.add(node.module)
+                    found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return sorted(found)
 
 
 def check_target(source: str) -> str:
