@@ -10,10 +10,14 @@ gradebooks must be identical.
 
 Run:  .venv/bin/python benchmarks/bench_grading.py [N]   (N students of each kind, default 5)
 Target: <= 10 s per student serially on the 2-core course machine, about half with 2 workers.
+The machine's load average (1 minute) is printed beside each figure: on a shared machine the
+figures mean little without it. Most of a broken class's time is its endless loops, one call
+limit (``Limits.call_seconds``) each.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -81,11 +85,13 @@ def main() -> int:
         folder = Path(temp) / "class"
         write_class(folder, course, per_kind)
         students = len(list(folder.iterdir()))
-        results = {}
+        results, loads = {}, {}
         for workers in (1, 2):
+            before = os.getloadavg()[0]
             start = time.perf_counter()
             book = grade_class(folder, workers=workers, report=Path(temp) / "grades")
             results[workers] = (time.perf_counter() - start, book)
+            loads[workers] = f"load {before:.1f} -> {os.getloadavg()[0]:.1f}"
         serial, parallel = results[1], results[2]
         one, two = serial[1].grades, parallel[1].grades
         differ = [(a, b) for a, b in zip(one, two, strict=True) if a != b]
@@ -93,9 +99,10 @@ def main() -> int:
         print(f"bench_grading: {students} students x {len(course.notebooks)} notebooks "
               f"({sum(len(n.points) for n in course.notebooks.values())} exercises), "
               f"isolation: {serial[1].isolation}")
-        print(f"  serial      {serial[0]:7.1f} s   {serial[0] / students:5.2f} s per student")
+        print(f"  serial      {serial[0]:7.1f} s   {serial[0] / students:5.2f} s per student"
+              f"   ({loads[1]})")
         print(f"  2 workers   {parallel[0]:7.1f} s   {parallel[0] / students:5.2f} s per student"
-              f"   ({serial[0] / parallel[0]:.2f}x)")
+              f"   ({serial[0] / parallel[0]:.2f}x; {loads[2]})")
         print(f"  gradebooks identical: {same}")
         for a, b in differ[:5]:
             print(f"    {a.student} {a.exercise}: serial {a.points} {a.reason[:150]!r}")

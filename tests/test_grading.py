@@ -31,10 +31,12 @@ from wslearn.exercises.grading import (
     read_gradebook,
     student_cell,
 )
-from wslearn.exercises.release import STUB, grading_plan, release, strip_solutions
+from wslearn.exercises.release import STUB, grading_plan, modules, release, strip_solutions
 from wslearn.exercises.sandbox import (
+    Limits,
     NotPlainData,
     Sandbox,
+    SandboxBroken,
     decode,
     decode_error,
     encode,
@@ -167,6 +169,64 @@ def test_without_namespaces_a_detached_child_is_still_ended(monkeypatch):
     assert sandbox_processes(box.token) == []
 
 
+def test_a_call_and_a_cell_each_have_their_own_wall_limit_and_a_fresh_worker_follows():
+    with Sandbox(Limits(cell_seconds=3, call_seconds=0.5)) as box:
+        box.start()
+        box.run_cell("import time\ntime.sleep(1)\ndef slow(s):\n    time.sleep(s)\n"
+                     "    return s\n", "cell")  # 1 s: within the cell's 3 s
+        slow = box.get("slow")
+        assert slow(0.1) == 0.1
+        start = time.monotonic()
+        with pytest.raises(SandboxBroken, match=r"ran longer than 0.5 s and was stopped"):
+            slow(30)
+        assert time.monotonic() - start < 2.5 and not box.alive
+        box.start()
+        box.run_cell("X = 2", "cell")
+        assert box.get("X") == 2
+
+
+def _namespaces() -> bool:
+    from wslearn.exercises import sandbox
+
+    return sandbox._namespaces()
+
+
+needs_namespaces = pytest.mark.skipif(
+    not _namespaces(), reason="the template serves root with namespaces only (see isolation())"
+)
+
+
+@needs_namespaces
+def test_a_sandbox_forked_from_the_template_shares_no_socket_or_pipe_with_it():
+    from wslearn.exercises import sandbox
+
+    with Sandbox() as box:
+        box.start()
+        box.run_cell("import os\nFDS = [os.readlink(f'/proc/self/fd/{n}')"
+                     " for n in os.listdir('/proc/self/fd') if n.isdigit() and"
+                     " os.path.exists(f'/proc/self/fd/{n}')]\n", "cell")
+        theirs = set(box.get("FDS"))
+        template = sandbox._template().process.pid
+        held = {os.readlink(f"/proc/{template}/fd/{n}") for n in os.listdir(f"/proc/{template}/fd")}
+    assert len([t for t in theirs if t.startswith("pipe:")]) == 3  # calls, answers, output
+    assert any(t.startswith("socket:") for t in held)  # the template's line to the grader
+    assert {t for t in theirs & held if t.startswith(("socket:", "pipe:"))} == set()
+
+
+@needs_namespaces
+def test_a_template_that_died_is_started_again():
+    from wslearn.exercises import sandbox
+
+    first = sandbox._template()
+    first.process.kill()
+    first.process.wait(timeout=10)
+    with Sandbox() as box:
+        box.start()
+        box.run_cell("X = 1", "cell")
+        assert box.get("X") == 1
+    assert sandbox._template() is not first
+
+
 # -- the course's plan ----------------------------------------------------------------------
 
 
@@ -183,6 +243,13 @@ def test_grading_plan_takes_definitions_and_exercise_cells_from_the_release():
     assert "import hashlib" in setup and "ALLOWED_ORIGINS = " in setup
     assert "plots" not in setup  # no figures
     assert not [line for line in setup.splitlines() if line.startswith(("await ", "print("))]
+
+
+def test_the_modules_a_plan_imports_are_those_of_its_setup_code():
+    plan = grading_plan(nbformat.read(NOTEBOOKS / "01_handshake.ipynb", as_version=4))
+    found = modules(plan)
+    assert {"hashlib", "wslearn", "wslearn.handshake"} <= set(found)
+    assert not [name for name in found if "plots" in name or "matplotlib" in name]
 
 
 def test_setup_marker_becomes_cell_metadata_that_grading_runs_whole():

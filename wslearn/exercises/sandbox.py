@@ -156,15 +156,20 @@ class _Template:
             start_new_session=True, close_fds=True,
         )
         theirs.close()
+        ours.settimeout(60)  # it answers in milliseconds; a template that does not is ended
         self.socket = ours
         self.lock = threading.Lock()
 
     def ask(self, request: dict[str, Any], fds: Iterable[int] = ()) -> dict[str, Any]:
         with self.lock:
-            socket.send_fds(self.socket, [json.dumps(request).encode()], list(fds))
-            answer = self.socket.recv(65536)
-        if not answer:
-            raise SandboxBroken("the sandbox template ended")
+            try:
+                socket.send_fds(self.socket, [json.dumps(request).encode()], list(fds))
+                answer = self.socket.recv(65536)
+            except OSError:
+                answer = b""
+            if not answer:
+                self.process.kill()  # the next _template() starts a fresh one
+                raise SandboxBroken("the sandbox template did not answer")
         return json.loads(answer)
 
     def close(self) -> None:
@@ -184,6 +189,8 @@ def _template() -> _Template:
         if _TEMPLATE is None or _TEMPLATE.process.poll() is not None:
             if _TEMPLATE is None:
                 atexit.register(lambda: _TEMPLATE and _TEMPLATE.close())
+            else:
+                _TEMPLATE.close()
             _TEMPLATE = _Template()
         return _TEMPLATE
 

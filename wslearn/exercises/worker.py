@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
+import functools
 import importlib
 import itertools
 import json
@@ -48,7 +49,7 @@ if __name__ == "__main__":  # run as a script: the package, not this folder, on 
 
 from wslearn.exercises.plain import decode, decode_error, encode, encode_error
 
-__all__ = ["TEMPLATE_MODULES", "cover", "probe", "set_limits", "template"]
+__all__ = ["TEMPLATE_MODULES", "cover", "probe", "set_limits", "template", "worker_main"]
 
 #: what every worker needs, imported by the template before the course's own modules
 TEMPLATE_MODULES = ("ast", "asyncio", "inspect", "wslearn.exercises.shortcuts",
@@ -59,7 +60,7 @@ SYSTEM_FOLDERS = frozenset({"bin", "dev", "etc", "lib", "lib32", "lib64", "libx3
 CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000  # <linux/sched.h>
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8  # <linux/mount.h>
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36  # <linux/prctl.h>
 MAX_REQUEST = 1024 * 1024  # bytes of one request to the template
 #: in the worker: the call being answered and the shortcuts it used
 CURRENT: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("call")
@@ -84,6 +85,7 @@ def set_limits(limits: dict[str, Any], *, processes: bool) -> None:
         resource.setrlimit(kind, (value, value))
 
 
+@functools.cache
 def _libc() -> Any:
     return ctypes.CDLL(None, use_errno=True)
 
@@ -260,14 +262,15 @@ def template(control: int) -> int:
     """
     sock = socket.socket(fileno=control)
     sock.settimeout(0.5)  # wake up now and then to reap ended keepers
+    # An init whose keeper was killed is orphaned: it comes here (not to the machine's PID 1,
+    # which in a container may never reap) and is reaped below.
+    _checked(_libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")
     keepers: set[int] = set()
     _preload(TEMPLATE_MODULES)
     while True:
-        for pid in list(keepers):
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                    continue
-            keepers.discard(pid)
+        with contextlib.suppress(ChildProcessError):
+            while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
+                keepers.discard(pid)
         try:
             data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 3)
         except TimeoutError:
