@@ -23,6 +23,7 @@ from wslearn.reconnect import (
     backoff,
     reconnectable,
     storm,
+    storms,
 )
 
 # --- backoff --------------------------------------------------------------------------------
@@ -517,14 +518,25 @@ def test_a_storm_of_200_clients_all_reconnect():
 
 
 def test_without_jitter_every_client_waits_the_same_with_full_jitter_each_its_own():
-    rng = random.Random(5)
-    none = run(storm(200, jitter="none", base=0.05, cap=1.0, down=0.2, rng=rng), timeout=20)
-    full = run(storm(200, jitter="full", base=0.05, cap=1.0, down=0.2, rng=rng), timeout=20)
+    """storms(): one herd, one round per jitter, each round recorded on its own."""
+    rounds = storms(200, jitters=("none", "full"), base=0.05, cap=1.0, down=0.2)
+    none, full = run(rounds, timeout=20)
+    assert (none.jitter, full.jitter) == ("none", "full")
     assert {d[0] for d in none.delays} == {0.05}  # the whole herd, in step
     assert len({tuple(d[:2]) for d in none.delays}) == 1
-    firsts = [d[0] for d in full.delays]
+    firsts = [d[0] for d in full.delays]  # the backoff started again from its first step
     assert len(set(firsts)) == 200 and all(0 <= d <= 0.05 for d in firsts)
-    assert len(none.reconnected) == len(full.reconnected) == 200
+    for result in (none, full):  # each round: every client back once, on the round's own clock
+        assert len(result.reconnected) == len(result.accepts) == 200
+        assert result.attempts[0] > 0 and result.restarted_at >= 0.2
+        assert result.attempts[-1] <= result.all_back
+
+
+def test_storms_refuses_an_unknown_jitter_or_none_at_all():
+    with pytest.raises(ValueError, match="jitter must be one of 'none', 'equal', 'full'"):
+        run(storms(2, jitters=("none", "random")))
+    with pytest.raises(ValueError, match="at least one jitter"):
+        run(storms(2, jitters=()))
 
 
 # --- notebook 07's exercises: plausible mistakes fail with the hint that names them -----------

@@ -72,6 +72,7 @@ __all__ = [
     "backoff",
     "reconnectable",
     "storm",
+    "storms",
 ]
 
 #: the application-level heartbeat: sent by the client, answered with the same text by
@@ -559,7 +560,7 @@ class ReconnectingWebSocket(EventTarget):
 
 @dataclass
 class Storm:
-    """What ``storm()`` measured; times in seconds from the moment the server went down."""
+    """What ``storm()`` (or one round of ``storms()``) measured; times in seconds from the kill."""
 
     jitter: str
     clients: int
@@ -619,16 +620,45 @@ async def storm(
 ) -> Storm:
     """Restart a server under ``clients`` ReconnectingWebSockets and record the storm.
 
-    Starts a private echo server, opens every client (``backoff(base, cap,
-    jitter=jitter, rng=rng)``), kills the server (``LocalServer.kill()``: every
-    client sees 1006 at the same moment, as after a crash), starts it again on
-    the same port after ``down`` seconds, and waits (at most
-    ``timeout`` s) until every client is open again. Everything it started is
-    stopped before it returns. Raises ``TimeoutError`` if some client did not
-    come back in time.
+    ``storms()`` with one jitter: see there.
+    """
+    (result,) = await storms(
+        clients, jitters=(jitter,), base=base, cap=cap, down=down, rng=rng, timeout=timeout
+    )
+    return result
+
+
+async def storms(
+    clients: int = 200,
+    *,
+    jitters: Iterable[str] = JITTERS,
+    base: float = 0.05,
+    cap: float = 1.0,
+    down: float = 0.2,
+    rng: random.Random | None = None,
+    timeout: float = 10.0,
+) -> list[Storm]:
+    """One storm per jitter, one after the other, with the same clients and server.
+
+    Starts a private echo server and opens ``clients`` ReconnectingWebSockets
+    (``backoff(base, cap, jitter=..., rng=rng)``). Then, for each jitter in
+    turn: every client's backoff is set to that jitter and starts from its
+    first step, the server is killed (``LocalServer.kill()``: every client
+    sees 1006 at the same moment, as after a crash), started again on the same
+    port after ``down`` seconds, and the round ends once every client is open
+    again. Each round has its own clock (0 = its kill) and records only its own
+    attempts, accepts and delays, so the rounds are measured independently; the
+    herd is opened once, not once per jitter. Everything it started is stopped
+    before it returns. Raises ``TimeoutError`` if some client did not come back
+    within ``timeout`` seconds of a round's start.
     """
     from wslearn import servers  # the server side, only for this demo
 
+    jitters = tuple(jitters)
+    if not jitters:
+        raise ValueError("storms() needs at least one jitter")
+    for jitter in jitters:
+        backoff(base, cap, jitter=jitter)  # a bad jitter, base or cap: ValueError before we start
     loop = asyncio.get_running_loop()
     rng = rng or random.Random()
     accepted: list[float] = []
@@ -640,45 +670,75 @@ async def storm(
     server = servers.LocalServer("storm", handler, options={"backlog": 4 * clients})
     await server.start()
     port = server.bound_port
-    sockets = [
-        ReconnectingWebSocket(server.url, backoff=backoff(base, cap, jitter=jitter, rng=rng))
-        for _ in range(clients)
-    ]
+    schedules = [backoff(base, cap, jitter=jitters[0], rng=rng) for _ in range(clients)]
+    sockets = [ReconnectingWebSocket(server.url, backoff=b) for b in schedules]
+    rounds: list[tuple[str, float, float]] = []  # jitter, kill, listening again
     try:
         async with asyncio.timeout(timeout):
             await asyncio.gather(*(ws.wait_for("open") for ws in sockets))
-            t0 = loop.time()
-            await server.kill()
-            await asyncio.sleep(max(0.0, t0 + down - loop.time()))
-            server.port = port
-            await server.start()
-            restarted = loop.time() - t0
-            while any(ws.connections < 2 for ws in sockets):
-                await asyncio.sleep(0.01)
+        for n, jitter in enumerate(jitters, start=1):
+            async with asyncio.timeout(timeout):
+                for schedule in schedules:
+                    schedule.jitter = jitter
+                    schedule.reset()  # each round starts from the first step
+                t0 = loop.time()
+                await server.kill()
+                await asyncio.sleep(max(0.0, t0 + down - loop.time()))
+                server.port = port
+                await server.start()
+                restarted = loop.time()
+                while any(ws.connections <= n for ws in sockets):
+                    await asyncio.sleep(0.01)
+                rounds.append((jitter, t0, restarted))
     finally:
+        finished = loop.time()  # what the teardown below makes the clients do is not measured
         await server.kill()  # faster than 200 closing handshakes, and nothing is measured now
         for ws in sockets:
             ws.close()
         await asyncio.gather(*(ws.closed(timeout=5) for ws in sockets), return_exceptions=True)
-    attempts = [
-        ws.created_at + entry.time - t0
-        for ws in sockets
-        for entry in ws.events
-        if entry.type == "connecting" and ws.created_at + entry.time > t0
+    ends = [t0 for _, t0, _ in rounds[1:]] + [finished]  # a round lasts until the next kill
+    return [
+        _round(sockets, accepted, n, jitter, t0, restarted, end)
+        for n, ((jitter, t0, restarted), end) in enumerate(zip(rounds, ends, strict=True), 1)
     ]
-    reopened = [
+
+
+def _round(
+    sockets: list[ReconnectingWebSocket],
+    accepted: list[float],
+    n: int,
+    jitter: str,
+    t0: float,
+    restarted: float,
+    end: float,
+) -> Storm:
+    """What happened in the ``n``-th round of ``storms()``, from its kill (``t0``) to ``end``."""
+
+    def during(ws: ReconnectingWebSocket, entry: LogEntry) -> bool:
+        return t0 < ws.created_at + entry.time <= end
+
+    attempts = [
+        ws.created_at + e.time - t0
+        for ws in sockets
+        for e in ws.events
+        if e.type == "connecting" and during(ws, e)
+    ]
+    reopened = [  # the (n + 1)-th open: the first was before round 1
         ws.created_at
-        + next(e.time for e in ws.events if e.type == "open" and e.details["n"] == 2)
+        + next(e.time for e in ws.events if e.type == "open" and e.details["n"] == n + 1)
         - t0
         for ws in sockets
     ]
-    delays = [[e.details["delay"] for e in ws.events if e.type == "reconnect"] for ws in sockets]
+    delays = [
+        [e.details["delay"] for e in ws.events if e.type == "reconnect" and during(ws, e)]
+        for ws in sockets
+    ]
     return Storm(
         jitter,
-        clients,
+        len(sockets),
         sorted(attempts),
-        sorted(t - t0 for t in accepted if t > t0),
+        sorted(t - t0 for t in accepted if t0 < t <= end),
         sorted(reopened),
-        restarted,
+        restarted - t0,
         delays,
     )
