@@ -42,7 +42,8 @@ from wslearn.framing import Opcode
 from wslearn.reconnect import ReconnectingWebSocket, backoff
 from wslearn.websocket import WebSocket
 
-browser.warm_up()  # headless Chromium starts in the background; we need it in a moment
+browser.warm_up()  # headless Chromium starts in the background; we need it further down
+plots.load_in_background()  # matplotlib too, for the figures
 
 retries = int(Path("/proc/sys/net/ipv4/tcp_retries2").read_text())
 # Linux doubles the retransmission timeout from 200 ms up to 120 s (tcp(7))
@@ -51,13 +52,10 @@ total = sum(waits)
 print(f"tcp_retries2 = {retries}: about {total / 60:.0f} minutes before TCP gives up on a peer")
 idle = int(Path("/proc/sys/net/ipv4/tcp_keepalive_time").read_text())
 print(f"TCP keepalive (when a program turns it on) probes after {idle / 3600:.0f} hours idle")
-fig = plots.tcp_give_up(waits)
 
 # %% [markdown]
-# Each retransmission waits twice as long as the one before (exponential backoff, which we will
-# meet again for reconnecting), so the last few waits take almost all the time. Minutes to hours:
-# far too slow for a chat or a price feed. So a WebSocket application checks for itself, with
-# small messages sent on purpose: **keepalive**.
+# Minutes to hours: far too slow for a chat or a price feed. So a WebSocket application checks for
+# itself, with small messages sent on purpose: **keepalive**.
 #
 # ## What 1006 means, and what it does not
 #
@@ -104,44 +102,37 @@ for what, ws in cases.items():
 # (opcode `0xA`) carrying the same payload "as soon as is practical". No answer within a timeout:
 # the peer is gone. `websockets` servers ping every 20 s and give up after 20 s more by default;
 # the course servers take the same `ping_interval` and `ping_timeout` options. Here an echo server
-# pings every 0.1 s. Two clients sit idle for 0.3 s, each behind its own wire tap:
-# wslearn's `WebSocket`, and a real browser (headless Chromium, through `wslearn.browser`), whose
-# page also asks whether its socket has a `ping` method:
+# pings every 0.1 s while wslearn's `WebSocket` sits idle for 0.25 s behind a wire tap:
 
 # %%
 pinging = await servers.start(
     servers.LocalServer("pinging", servers.echo_handler, options={"ping_interval": 0.1})
 )
-PAGE = """
-const ws = watch(new WebSocket(url));
-await sleep(300);
-log("typeof ws.ping", {value: typeof ws.ping});
-ws.close();
-"""
-async with wire.Tap(pinging) as tap, wire.Tap(pinging) as tap_chromium:
-    chromium = asyncio.create_task(browser.run(PAGE, url=tap_chromium.url))
-    ws = WebSocket(tap.url)
-    await ws.wait_for("open")
-    await asyncio.sleep(0.3)
-    ws.close()
-    await ws.closed(timeout=5)
-    chromium = await chromium
-for name, t in (("wslearn's WebSocket", tap), (chromium.version, tap_chromium)):
-    print(name)
-    for ms, direction, frame in t.timeline():
+
+
+def show_wire(tap):
+    for ms, direction, frame in tap.timeline():
         who = "server → client" if direction == wire.SERVER else "client → server"
         print(f"  {ms:7.1f} ms  {who}  {frame.opcode.name:5} payload {frame.payload.hex(' ')}")
+
+
+async with wire.Tap(pinging) as tap:
+    ws = WebSocket(tap.url)
+    await ws.wait_for("open")
+    await asyncio.sleep(0.25)
+    ws.close()
+    await ws.closed(timeout=5)
+show_wire(tap)
 print("events wslearn's WebSocket fired:", [e.type for e in ws.events if e.type != "closing"])
-print("events the page saw:             ", chromium.types())
-print("typeof ws.ping in the page:      ", chromium.events[-2]["value"])
 
 # %% [markdown]
-# Both clients answered every ping by themselves, with the same 4 bytes (masked on the wire, as
-# every client frame is), and neither told the page. That is all a browser does with pings:
-# **the browser API has no `ping()` method** and no event for a ping or a pong. A page cannot
-# check that its server is alive with protocol pings. Keepalive is the server's job, and a page
-# that wants to know for itself must send small messages of its own: an *application-level
-# heartbeat*. The course's servers answer the text `reconnect.HEARTBEAT` with the same text.
+# The client answered every ping by itself, with the same 4 bytes (masked on the wire, as every
+# client frame is), and fired no event for it: pings are the library's business, not the
+# application's. A web page cannot even send one: **the browser API has no `ping()` method** and
+# no event for a ping or a pong (we check that in Chromium below). Keepalive is the server's job,
+# and a page that wants to know for itself must send small messages of its own: an
+# *application-level heartbeat*. The course's servers answer the text `reconnect.HEARTBEAT` with
+# the same text.
 #
 # ## A dead peer
 #
@@ -155,8 +146,9 @@ print("typeof ws.ping in the page:      ", chromium.events[-2]["value"])
 #   when nothing at all has arrived for 0.75 s (every course server answers the heartbeat);
 # - **without keepalive**: the same echo server with pings turned off, a plain `WebSocket`.
 #
-# Both cables are pulled at the same moment; we watch for 1.2 s. Each server notes when its
-# handler saw the connection end.
+# Both cables are pulled at the same moment; we watch until both sides with keepalive have given
+# up (at most 3 s), and a tenth of a second more. Each server notes when its handler saw the
+# connection end.
 
 # %%
 loop = asyncio.get_running_loop()
@@ -186,7 +178,12 @@ async with wire.Tap(keepalive) as tap_k, wire.Tap(quiet) as tap_q:
     tap_k.blackhole()
     tap_q.blackhole()
     cut, cut_on_tap = loop.time(), tap_k.elapsed()  # the moment, on both clocks
-    await asyncio.sleep(1.2)
+    async with asyncio.timeout(3):  # until both sides with keepalive have given up
+        await client_k.wait_for("reconnect")
+        while "keepalive" not in ended:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    watched = loop.time() - cut
     still_open = client_q.readyState
     quiet_server_serving = "no keepalive" not in ended
     client_k.close()
@@ -222,7 +219,7 @@ print(
     f"reason {again['reason']!r}, delay {again['delay'] * 1000:.0f} ms"
 )
 print(
-    f"without keepalive, 1.2 s after the cut: the server's handler still running: "
+    f"without keepalive, {watched:.2f} s after the cut: the server's handler still running: "
     f"{quiet_server_serving}; the client's readyState: {still_open} (OPEN)"
 )
 lanes = [
@@ -243,7 +240,7 @@ lanes = [
     plots.Lane("server: no pings", "server", note="still serving a dead connection"),
     plots.Lane("client: no heartbeat", "client", note="readyState still OPEN"),
 ]
-fig = plots.dead_peer(lanes, cut=cut - origin, until=cut - origin + 1.2)
+fig = plots.dead_peer(lanes, cut=cut - origin, until=cut - origin + watched)
 
 # %% [markdown]
 # The server pings every 0.5 s; the first ping after the cut got no pong within 0.5 s, so the
@@ -253,11 +250,45 @@ fig = plots.dead_peer(lanes, cut=cut - origin, until=cut - origin + 1.2)
 # (through the same dead tap, so its new attempt will get no answer either). The tap draws only
 # what it forwarded: the server's ping after the cut never got through. Without keepalive, *both*
 # sides still thought they were connected when we stopped watching, and they would for minutes
-# more (the `tcp_retries2` estimate above) or, with nothing to send, forever.
+# more or, with nothing to send, forever. The first side to send something finds out only when TCP
+# gives up retransmitting it; on this machine (`tcp_retries2` above):
+
+# %%
+fig = plots.tcp_give_up(waits)
+
+# %% [markdown]
+# Each retransmission waits twice as long as the one before (exponential backoff, which we meet
+# again below for reconnecting), so the last few waits take almost all the time.
 #
-# Choose the two timeouts for your network: shorter detects sooner but costs more messages and
-# risks giving up on a connection that was only slow. Production values are seconds to tens of
-# seconds (`websockets`: 20 s and 20 s), short enough to beat a NAT's idle timeout.
+# Choose the two keepalive timeouts for your network: shorter detects sooner but costs more
+# messages and risks giving up on a connection that was only slow. Production values are seconds
+# to tens of seconds (`websockets`: 20 s and 20 s), short enough to beat a NAT's idle timeout.
+#
+# ## What a browser does with pings
+#
+# Back to the server that pings every 0.1 s, now with a real browser as its client (headless
+# Chromium, through `wslearn.browser`), behind a wire tap. The page sits idle for 0.25 s and asks
+# whether its socket has a `ping` method:
+
+# %%
+PAGE = """
+const ws = watch(new WebSocket(url));
+await sleep(250);
+log("typeof ws.ping", {value: typeof ws.ping});
+ws.close();
+"""
+async with wire.Tap(pinging) as tap_chromium:
+    chromium = await browser.run(PAGE, url=tap_chromium.url)
+print(chromium.version)
+show_wire(tap_chromium)
+print("events the page saw:       ", chromium.types())
+print("typeof ws.ping in the page:", chromium.events[-2]["value"])
+
+# %% [markdown]
+# Chromium answered every ping by itself, like wslearn's `WebSocket`, and told the page nothing:
+# no event, and `ws.ping` does not exist. A page cannot check that its server is alive with
+# protocol pings; it needs a heartbeat, as the client in the dead-peer demo had (the JS for it
+# comes with the resume demo below).
 #
 # ## Reconnecting: backoff and jitter
 #
@@ -282,16 +313,13 @@ fig = plots.backoff_delays(samples, ceilings)
 # %% [markdown]
 # Without jitter every client has the same schedule, so clients that lost the server at the same
 # moment come back at the same moment, again and again: a **thundering herd**. Let's measure it.
-# `reconnect.storm()` opens 200 `ReconnectingWebSocket`s to a server, kills the server (every
-# client sees 1006 at once, as after a crash), starts it again on the same port 0.3 s later, and
-# records every connection attempt and every connection the server accepted, until all 200 are
-# back:
+# `reconnect.storms()` opens 200 `ReconnectingWebSocket`s to a server. Then, once per jitter, it
+# gives every client that jitter, kills the server (every client sees 1006 at once, as after a
+# crash), starts it again on the same port 0.3 s later, and records every connection attempt and
+# every connection the server accepted, until all 200 are back:
 
 # %%
-storms = [
-    await reconnect.storm(200, jitter=jitter, base=0.05, cap=0.4, down=0.3, rng=random.Random(1))
-    for jitter in reconnect.JITTERS
-]
+storms = await reconnect.storms(200, base=0.05, cap=0.4, down=0.3, rng=random.Random(1))
 for s in storms:
     print(
         f"jitter={s.jitter!r:7}  {len(s.attempts):4} attempts; in the busiest 50 ms: "
@@ -403,18 +431,18 @@ client = ReconnectingWebSocket(lambda: f"{feed.url}/?after={last}", backoff=back
 client.onmessage = on_resumed
 plain = ReconnectingWebSocket(feed.url, backoff=backoff(0.05, 1.0))
 plain.onmessage = lambda event: naive.append(json.loads(event.data)["seq"])
-page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=700))
+page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=600))
 await client.wait_for("open")
 await plain.wait_for("open")
 port = feed.bound_port
 for _ in range(2):
-    await asyncio.sleep(0.2)  # the page is listening too by now
+    await asyncio.sleep(0.15)  # the page is listening too by now
     await feed.kill()
     await asyncio.sleep(0.05)
     feed.port = port
     await feed.start()
     await client.wait_for("open", timeout=3)
-await asyncio.sleep(0.2)
+await asyncio.sleep(0.15)
 client.close()
 plain.close()
 await asyncio.gather(client.closed(timeout=5), plain.closed(timeout=5))

@@ -29,7 +29,12 @@ from wslearn.plots.scale import (
     restart_gap,
     slow_client_effect,
 )
-from wslearn.plots.security import OUTCOME_COLUMNS, cswsh_outcomes, token_bucket
+from wslearn.plots.security import (
+    OUTCOME_COLUMNS,
+    cswsh_outcomes,
+    load_in_background,
+    token_bucket,
+)
 from wslearn.plots.server import closing_states, frame_loop
 from wslearn.plots.style import (
     BAD,
@@ -80,6 +85,7 @@ __all__ = [
     "frame_loop",
     "handshake_sequence",
     "header_sizes",
+    "load_in_background",
     "polling_vs_push",
     "readystate_timeline",
     "reconnection_storm",
