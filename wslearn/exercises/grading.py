@@ -113,15 +113,13 @@ class Course:
     """The course's notebooks (the teacher's, with solutions: never shown to student code)."""
 
     def __init__(self, folder: Path = COURSE) -> None:
-        import nbformat
-
         from wslearn.exercises.release import grading_plan, modules
 
         self.folder = Path(folder).resolve()
         exercises = registry()
         self.notebooks: dict[str, CourseNotebook] = {}
         for path in sorted(self.folder.glob("*.ipynb")):
-            plan = grading_plan(nbformat.read(path, as_version=4))
+            plan = grading_plan(json.loads(path.read_text(encoding="utf-8")))
             points = {
                 s.exercise: float(getattr(exercises.get(s.exercise), "points", 1) or 1)
                 for s in plan

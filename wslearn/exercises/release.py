@@ -19,9 +19,10 @@ import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import nbformat
-from nbformat import NotebookNode
+if TYPE_CHECKING:  # nbformat takes ~3 s to import (jsonschema): grading never needs it
+    from nbformat import NotebookNode
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -41,6 +42,8 @@ def strip_solutions(source: str) -> str:
 
 def student_copy(notebook: NotebookNode) -> NotebookNode:
     """A copy of ``notebook`` as handed to students."""
+    import nbformat
+
     copy = nbformat.from_dict(notebook)
     for cell in copy.cells:
         if cell.cell_type != "code":
@@ -54,6 +57,8 @@ def student_copy(notebook: NotebookNode) -> NotebookNode:
 
 def release(source_dir: Path, out_dir: Path) -> list[Path]:
     """Write student copies of every ``*.ipynb`` in ``source_dir`` to ``out_dir``."""
+    import nbformat
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in sorted(source_dir.glob("*.ipynb")):
@@ -79,7 +84,7 @@ class Step:
     target: str = ""  # for "exercise": what its check cell passes to check(), e.g. "poll_delay"
 
 
-def grading_plan(notebook: NotebookNode) -> list[Step]:
+def grading_plan(notebook: NotebookNode | dict[str, Any]) -> list[Step]:
     """What grading runs for a notebook of the course, in notebook order.
 
     Taken from the released copy (solutions stripped), never from a student's
@@ -89,30 +94,34 @@ def grading_plan(notebook: NotebookNode) -> list[Step]:
     other cells only their definitions: imports (except figures and display),
     ``def`` and ``class`` statements and ``NAME = <literal>`` constants. Demos,
     servers, figures and checks do not run, which is what makes grading fast.
+    ``notebook`` may be plain JSON data: the grader reads the course without nbformat.
     """
     plan: list[Step] = []
     pending: list[str] = []
-    released = student_copy(notebook)
-    checks = {}
-    for cell in released.cells:
-        meta = cell.get("metadata", {}).get("wslearn", {})
-        if cell.cell_type == "code" and "check" in meta:
-            checks[meta["check"]] = check_target(cell.source)
-    for cell in released.cells:
-        if cell.cell_type != "code":
-            continue
-        meta = cell.get("metadata", {}).get("wslearn", {})
+    cells = [  # (released source, wslearn metadata) of each code cell
+        (strip_solutions(_text(cell.get("source", ""))),
+         cell.get("metadata", {}).get("wslearn", {}))
+        for cell in notebook["cells"]
+        if cell.get("cell_type") == "code"
+    ]
+    checks = {meta["check"]: check_target(source) for source, meta in cells if "check" in meta}
+    for source, meta in cells:
         if "exercise" in meta:
             if pending:
                 plan.append(Step("setup", "\n".join(pending)))
                 pending = []
             name = meta["exercise"]
-            plan.append(Step("exercise", cell.source, name, checks.get(name, name)))
+            plan.append(Step("exercise", source, name, checks.get(name, name)))
         elif meta.get("setup"):
-            pending.append(cell.source)
+            pending.append(source)
         elif "check" not in meta:
-            pending.extend(definitions(cell.source))
+            pending.extend(definitions(source))
     return plan
+
+
+def _text(source: str | list[str]) -> str:
+    """A cell's source as one string (a notebook file may store it as a list of lines)."""
+    return source if isinstance(source, str) else "".join(source)
 
 
 def modules(plan: list[Step]) -> list[str]:
