@@ -102,11 +102,11 @@ for what, ws in cases.items():
 # (opcode `0xA`) carrying the same payload "as soon as is practical". No answer within a timeout:
 # the peer is gone. `websockets` servers ping every 20 s and give up after 20 s more by default;
 # the course servers take the same `ping_interval` and `ping_timeout` options. Here an echo server
-# pings every 0.1 s while wslearn's `WebSocket` sits idle for 0.25 s behind a wire tap:
+# pings every 0.05 s while wslearn's `WebSocket` sits idle for 0.15 s behind a wire tap:
 
 # %%
 pinging = await servers.start(
-    servers.LocalServer("pinging", servers.echo_handler, options={"ping_interval": 0.1})
+    servers.LocalServer("pinging", servers.echo_handler, options={"ping_interval": 0.05})
 )
 
 
@@ -119,7 +119,7 @@ def show_wire(tap):
 async with wire.Tap(pinging) as tap:
     ws = WebSocket(tap.url)
     await ws.wait_for("open")
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(0.15)
     ws.close()
     await ws.closed(timeout=5)
 show_wire(tap)
@@ -266,14 +266,14 @@ fig = plots.tcp_give_up(waits)
 #
 # ## What a browser does with pings
 #
-# Back to the server that pings every 0.1 s, now with a real browser as its client (headless
-# Chromium, through `wslearn.browser`), behind a wire tap. The page sits idle for 0.25 s and asks
+# Back to the server that pings every 0.05 s, now with a real browser as its client (headless
+# Chromium, through `wslearn.browser`), behind a wire tap. The page sits idle for 0.15 s and asks
 # whether its socket has a `ping` method:
 
 # %%
 PAGE = """
 const ws = watch(new WebSocket(url));
-await sleep(250);
+await sleep(150);
 log("typeof ws.ping", {value: typeof ws.ping});
 ws.close();
 """
@@ -427,9 +427,9 @@ def on_resumed(event):
     last = message["seq"]
 
 
-client = ReconnectingWebSocket(lambda: f"{feed.url}/?after={last}", backoff=backoff(0.05, 1.0))
+client = ReconnectingWebSocket(lambda: f"{feed.url}/?after={last}", backoff=backoff(0.02, 1.0))
 client.onmessage = on_resumed
-plain = ReconnectingWebSocket(feed.url, backoff=backoff(0.05, 1.0))
+plain = ReconnectingWebSocket(feed.url, backoff=backoff(0.02, 1.0))
 plain.onmessage = lambda event: naive.append(json.loads(event.data)["seq"])
 page = asyncio.create_task(browser.run(RECONNECTING_JS, url=feed.url, ms=600))
 await client.wait_for("open")
