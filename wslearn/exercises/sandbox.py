@@ -159,6 +159,7 @@ class _Template:
         ours.settimeout(60)  # it answers in milliseconds; a template that does not is ended
         self.socket = ours
         self.lock = threading.Lock()
+        self.owner = os.getpid()  # a forked copy of the grader starts its own
 
     def ask(self, request: dict[str, Any], fds: Iterable[int] = ()) -> dict[str, Any]:
         with self.lock:
@@ -186,9 +187,12 @@ def _template() -> _Template:
     """This process's template, started on first use (again if it ended)."""
     global _TEMPLATE
     with _TEMPLATE_LOCK:
+        if _TEMPLATE is not None and _TEMPLATE.owner != os.getpid():
+            _TEMPLATE = None  # inherited through fork(): the parent's, not to be shared
         if _TEMPLATE is None or _TEMPLATE.process.poll() is not None:
             if _TEMPLATE is None:
-                atexit.register(lambda: _TEMPLATE and _TEMPLATE.close())
+                atexit.register(lambda: _TEMPLATE and _TEMPLATE.owner == os.getpid()
+                                and _TEMPLATE.close())
             else:
                 _TEMPLATE.close()
             _TEMPLATE = _Template()
