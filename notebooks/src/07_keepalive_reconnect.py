@@ -111,6 +111,7 @@ pinging = await servers.start(
 
 
 def show_wire(tap):
+    """Every frame the tap forwarded, in order, one line each."""
     for ms, direction, frame in tap.timeline():
         who = "server → client" if direction == wire.SERVER else "client → server"
         print(f"  {ms:7.1f} ms  {who}  {frame.opcode.name:5} payload {frame.payload.hex(' ')}")
