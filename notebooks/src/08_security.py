@@ -36,7 +36,7 @@ permissive = browser.Chromium(
     args=security.chromium_args(), preferences=security.ALLOW_THIRD_PARTY_COOKIES
 )
 permissive.warm_up()
-plots.security.load_in_background()  # matplotlib, for the figures further down
+plots.load_in_background()  # matplotlib, for the figures further down
 
 # %% [markdown]
 # ## wss: TLS under the WebSocket

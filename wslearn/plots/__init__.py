@@ -32,7 +32,6 @@ from wslearn.plots.scale import (
 from wslearn.plots.security import (
     OUTCOME_COLUMNS,
     cswsh_outcomes,
-    load_in_background,
     token_bucket,
 )
 from wslearn.plots.server import closing_states, frame_loop
@@ -47,6 +46,7 @@ from wslearn.plots.style import (
     STATES,
     Arrow,
     figure,
+    load_in_background,
     sequence,
 )
 

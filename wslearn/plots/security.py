@@ -8,28 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-import threading
-
 from wslearn.plots.style import BAD, CLIENT, FONT_SIZE, NETWORK, OK, figure
 
 #: the columns of ``cswsh_outcomes``: what each variant's run recorded
 OUTCOME_COLUMNS = ("cookie sent", "socket opened", "account read")
-
-
-def load_in_background() -> threading.Thread:
-    """Start importing matplotlib (half a second) on a thread, and return at once.
-
-    Notebook 08 calls it while its browsers start: its first figure needs
-    measurements from later cells, and then need not wait for the import.
-    Python's import lock makes a figure drawn meanwhile wait for the import to finish.
-    """
-
-    def load() -> None:
-        import matplotlib.pyplot  # noqa: F401
-
-    thread = threading.Thread(target=load, name="wslearn-matplotlib", daemon=True)
-    thread.start()
-    return thread
 
 
 def cswsh_outcomes(variants: Sequence[tuple[str, Sequence[bool]]]) -> Figure:

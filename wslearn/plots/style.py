@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +20,23 @@ BAD = "#c53030"
 STATE_NAMES = ("CONNECTING", "OPEN", "CLOSING", "CLOSED")  # readyState 0..3
 STATES = {0: "#d69e2e", 1: "#2f855a", 2: "#dd6b20", 3: "#718096"}  # readyState colours
 FONT_SIZE = 10
+
+
+def load_in_background() -> threading.Thread:
+    """Start importing matplotlib (half a second or more) on a thread, and return at once.
+
+    A notebook calls it first thing when its first figure needs measurements
+    from later cells (browsers starting, a dead peer being watched), so the
+    figure need not wait for the import. Python's import lock makes a figure
+    drawn meanwhile wait for the import to finish.
+    """
+
+    def load() -> None:
+        import matplotlib.pyplot  # noqa: F401
+
+    thread = threading.Thread(target=load, name="wslearn-matplotlib", daemon=True)
+    thread.start()
+    return thread
 
 
 def figure(width: float = 8, height: float = 3.2, **kwargs: object) -> tuple[Figure, Axes]:
