@@ -149,24 +149,49 @@ def test_a_student_function_is_called_across_the_boundary_and_the_sandbox_leaves
     assert sandbox_processes(box.token, namespace) == []
 
 
-def test_without_namespaces_a_detached_child_is_still_ended(monkeypatch):
-    """The fallback (not root, or no unshare): own session, then a hunt by environment token."""
+#: a cell that starts two detached sleepers: one exec'd, one only forked (twice, new session)
+DETACHED = (
+    "import os, subprocess, sys, time\n"
+    "EXECED = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+    " start_new_session=True).pid\n"
+    "r, w = os.pipe()\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    if os.fork() == 0:\n"
+    "        os.write(w, str(os.getpid()).encode())\n"
+    "        time.sleep(60)\n"
+    "    os._exit(0)\n"
+    "FORKED = int(os.read(r, 20))\n"
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("kill_keeper", [False, True])
+def test_without_namespaces_detached_children_are_still_ended(monkeypatch, kill_keeper):
+    """The fallback (not root): the keeper is their subreaper; then the token in their env."""
     from wslearn.exercises import sandbox
 
     monkeypatch.setattr(sandbox, "_NAMESPACES", False)
     assert isolation().startswith("own session and process group, rlimits")
     with Sandbox() as box:
         box.start()
-        box.run_cell(
-            "import subprocess, sys\n"
-            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
-            " start_new_session=True)\n"
-            "PID = child.pid\n",
-            "cell",
-        )
-        pid = box.get("PID")
-        assert sandbox_processes(box.token) == [box._process.pid, pid]
-    assert sandbox_processes(box.token) == []
+        box.run_cell(DETACHED, "cell")
+        execed, forked = box.get("EXECED"), box.get("FORKED")
+        assert sandbox_processes(box.token) == [execed]  # exec'd: it carries the token
+        assert _alive(forked)
+        if kill_keeper:  # as the student may, running as the grader's own uid
+            box.run_cell("import signal\nos.kill(os.getppid(), signal.SIGKILL)\n", "cell")
+    deadline = time.monotonic() + 5
+    while (_alive(execed) or _alive(forked)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # an orphan of a killed keeper is ended by the template
+    assert (_alive(execed), _alive(forked)) == (False, False)
 
 
 def test_a_call_and_a_cell_each_have_their_own_wall_limit_and_a_fresh_worker_follows():

@@ -22,12 +22,15 @@ Isolation, best first (``isolation()`` says which one this machine gives):
   gradebook folder are covered by empty tmpfs mounts (only the package and
   the interpreter stay visible, read-only) and ``/tmp`` is private, and the
   worker itself runs as a uid of its own that no account has, so its parent
-  (root) cannot be signalled. Each grading process starts one *template*
-  that has imported the course's modules and forks each notebook's sandbox
-  from it (see ``worker.py``), so a notebook's worker is ready in
-  milliseconds;
-- otherwise: a fresh worker in its own session and process group, killed as a
-  group, then any process still carrying the sandbox's token in its environment.
+  (root) cannot be signalled;
+- otherwise: the worker runs in its own session below a keeper that is the
+  subreaper of its process tree (a detached process stays below it), and the
+  whole tree is killed, then any process still carrying the sandbox's token
+  in its environment.
+
+Either way each grading process starts one *template* that has imported the
+course's modules and forks each notebook's sandbox from it (see
+``worker.py``), so a notebook's worker is ready in milliseconds.
 
 Limits in every case (:class:`Limits`): address space (RLIMIT_AS), CPU time
 for the whole notebook, wall time per cell, per call and per notebook, file
@@ -280,8 +283,9 @@ class Sandbox:
         self.outputs: list[str] = []
         self.shortcuts_used: list[str] = []  # reasons, as the student's calls reported them
         self._running = False
-        self._process: subprocess.Popen[bytes] | None = None  # the worker, without namespaces
-        self._keeper: int | None = None  # the template's child that holds the namespaces
+        self._keeper: int | None = None  # the template's child that holds the sandbox
+        self._worker: int | None = None
+        self._home = ""
         self._handles: dict[int, Any] = {}
         self._ids = itertools.count(1)
         self._waiters: dict[int, Callable[[dict[str, Any]], None]] = {}
@@ -310,10 +314,7 @@ class Sandbox:
         env = {**ENVIRONMENT, "WSLEARN_SANDBOX": self.token}
         self._dead = ""
         try:
-            if _namespaces():
-                self._fork(env, (to_worker_r, from_worker_w, out_w))
-            else:
-                self._spawn(env, (to_worker_r, from_worker_w, out_w))
+            self._fork(env, (to_worker_r, from_worker_w, out_w))
         finally:
             for fd in (to_worker_r, from_worker_w, out_w):
                 os.close(fd)
@@ -328,32 +329,23 @@ class Sandbox:
         self._handles.clear()
 
     def _fork(self, env: dict[str, str], fds: tuple[int, int, int]) -> None:
-        """Root with namespaces: the template forks the keeper, its init and the worker."""
-        uid, gid = _sandbox_ids()
-        keep = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
-                Path(__file__).resolve().parent.parent]
-        config = {"uid": uid, "gid": gid, "limits": dataclasses.asdict(self.limits),
-                  "hide": [str(p) for p in self.hide], "keep": [str(p) for p in keep],
-                  "env": env}
+        """Ask the template for a sandbox: a keeper, (an init,) and the worker."""
+        config: dict[str, Any] = {"limits": dataclasses.asdict(self.limits), "env": env,
+                                  "namespaces": _namespaces()}
+        if config["namespaces"]:  # root: own uid, the course covered
+            uid, gid = _sandbox_ids()
+            keep = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+                    Path(__file__).resolve().parent.parent]
+            config.update(uid=uid, gid=gid, hide=[str(p) for p in self.hide],
+                          keep=[str(p) for p in keep])
+        else:  # the grader's own uid, a home of its own
+            config["home"] = self._home = tempfile.mkdtemp(prefix="wslearn-sbx-")
         reply = _template().ask({"op": "spawn", "config": config, "preload": self.preload}, fds)
         self._keeper = int(reply["pid"])
+        self._worker = reply.get("init")  # the worker without namespaces, their init with
         if "error" in reply:
             self._dead = reply["error"]
         self._namespace = reply.get("namespace")
-
-    def _spawn(self, env: dict[str, str], fds: tuple[int, int, int]) -> None:
-        """No namespaces: a fresh worker in its own session, under the limits."""
-        from wslearn.exercises.worker import set_limits
-
-        limits = dataclasses.asdict(self.limits)
-        env["HOME"] = env["TMPDIR"] = self._home = tempfile.mkdtemp(prefix="wslearn-sbx-")
-        self._namespace = None
-        self._process = subprocess.Popen(
-            [sys.executable, "-I", "-u", WORKER, "worker", str(fds[0]), str(fds[1])],
-            stdin=subprocess.DEVNULL, stdout=fds[2], stderr=fds[2], env=env,
-            pass_fds=fds[:2], start_new_session=True, close_fds=True,
-            preexec_fn=lambda: set_limits(limits, processes=False),
-        )
 
     def stop(self) -> None:
         """Kill the worker and everything it started; keep its output."""
@@ -362,18 +354,10 @@ class Sandbox:
         self._running = False
         self._dead = self._dead or "the worker was stopped"
         keeper, self._keeper = self._keeper, None
-        process, self._process = self._process, None
-        if keeper is not None:  # its init dies with it, and the namespace with its init
+        if keeper is not None:  # the template kills the keeper's whole tree (and namespace)
             with contextlib.suppress(SandboxBroken, OSError):
                 _template().ask({"op": "kill", "pid": keeper})
-        if process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-        for _ in range(400):  # stragglers: detached, or still dying with the namespace
+        for _ in range(400):  # stragglers: still dying with the namespace, or escaped by token
             pids = sandbox_processes(self.token, self._namespace)
             if not pids:
                 break
@@ -381,8 +365,9 @@ class Sandbox:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             time.sleep(0.005)
-        if process is not None:
+        if self._home:
             shutil.rmtree(self._home, ignore_errors=True)
+            self._home = ""
         with contextlib.suppress(OSError):
             self._write.close()
         self._output.thread.join(timeout=5)

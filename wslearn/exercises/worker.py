@@ -3,26 +3,26 @@
 The grader (``wslearn.exercises.sandbox``) runs this file as a script, never
 imports student code itself. Its roles:
 
-- ``template``, as root where namespaces work: started once per grading
-  process, it imports the modules the course's notebooks need (``wslearn``,
-  ``websockets``, ``asyncio``) and then, for each notebook, forks a copy of
-  itself that becomes that notebook's sandbox. Forking a warm interpreter
-  costs milliseconds; starting two fresh ones and importing the course again
-  cost about 0.4 s per notebook, the largest part of grading a right answer.
-  The copy (the *keeper*) starts a new session, unshares new PID and mount
-  namespaces and forks their *init* (PID 1), which mounts a fresh ``/proc``,
-  covers the course, the submissions and every top-level folder Python does
-  not need, and forks the *worker* as a uid of its own, under the limits.
-  Killing the keeper ends the init (it dies with its parent) and so every
-  process in the namespace, detached or not. The template holds nothing of
-  the grader's: no notebook, no plan, no check state, only imported modules.
-- ``probe``: the same in one process, with a worker that exits at once, to
-  learn whether this machine allows namespaces (``sandbox.isolation()``).
-- ``worker R W``: the worker alone (no namespaces: not root, or no
-  ``unshare``), started fresh by the grader with its limits set.
+- ``template``: started once per grading process, it imports the modules the
+  course's notebooks need (``wslearn``, ``websockets``, ``asyncio``) and then,
+  for each notebook, forks a copy of itself that becomes that notebook's
+  sandbox. Forking a warm interpreter costs milliseconds; starting two fresh
+  ones and importing the course again cost about 0.4 s per notebook, the
+  largest part of grading a right answer. The template holds nothing of the
+  grader's: no notebook, no plan, no check state, only imported modules.
+  The copy (the *keeper*) starts a new session. As root, it unshares new PID
+  and mount namespaces and forks their *init* (PID 1), which mounts a fresh
+  ``/proc``, covers the course, the submissions and every top-level folder
+  Python does not need, and forks the *worker* as a uid of its own, under the
+  limits; killing the keeper ends the init (it dies with its parent) and so
+  every process in the namespace. Without namespaces the keeper forks the
+  worker itself, under the limits, and is the subreaper of its process tree:
+  a detached process stays below it, and ``kill_tree`` ends them all.
+- ``probe``: sets up namespaces for real in one process, with a worker that
+  exits at once, to learn whether this machine allows them.
 
-In every case the worker does the same: run cells, hand out functions and
-answer calls over two pipes with plain data (``_Worker``).
+The worker runs cells, hands out functions and answers calls over two pipes
+with plain data (``_Worker``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,16 @@ if __name__ == "__main__":  # run as a script: the package, not this folder, on 
 
 from wslearn.exercises.plain import decode, decode_error, encode, encode_error
 
-__all__ = ["TEMPLATE_MODULES", "cover", "probe", "set_limits", "template", "worker_main"]
+__all__ = [
+    "TEMPLATE_MODULES",
+    "cover",
+    "descendants",
+    "kill_tree",
+    "probe",
+    "set_limits",
+    "template",
+    "worker_main",
+]
 
 #: what every worker needs, imported by the template before the course's own modules
 TEMPLATE_MODULES = ("ast", "asyncio", "inspect", "wslearn.exercises.shortcuts",
@@ -196,20 +205,62 @@ def _keeper(config: dict[str, Any], pipes: tuple[int, int], report: int) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(init, 0)[1])
 
 
+def _group(config: dict[str, Any], pipes: tuple[int, int], report: int) -> int:
+    """Without namespaces: be the subreaper of the worker's process tree; wait for it.
+
+    Every process the student starts stays below this one, detached or not
+    (an orphan is handed to its nearest subreaper, here), so ``kill_tree``
+    finds them all. Writes ``{"init": pid}`` to ``report``.
+    """
+    _checked(_libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")
+    pid = _fork_student(config, Path(config["home"]), pipes, report)
+    os.write(report, json.dumps({"init": pid, "namespace": None}).encode())
+    os.close(report)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    kill_tree(os.getpid(), keep_root=True)  # as a namespace ends with its init
+    return code
+
+
+def descendants(root: int) -> list[int]:
+    """Pids of every live process below ``root`` (by parent pid, read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                if fields[0] != b"Z":
+                    children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def kill_tree(root: int, *, keep_root: bool = False) -> None:
+    """Stop, then kill, every process below ``root`` until none is left (then ``root``)."""
+    for _ in range(1000):  # bounded: each round stops (so no new fork) and kills what it saw
+        pids = descendants(root)
+        if not pids:
+            break
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
+        with contextlib.suppress(ChildProcessError):  # reap ours, so they leave /proc
+            while os.waitpid(-1, os.WNOHANG)[0] != 0:
+                pass
+    if not keep_root:
+        with contextlib.suppress(OSError):
+            os.kill(root, signal.SIGKILL)
+
+
 def _init(config: dict[str, Any], pipes: tuple[int, int]) -> int:
     """PID 1 of the namespace (root): cover the course, then run the worker as its own uid."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this namespace's pids
-    home = cover(config)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _student(config, home, pipes)
-        except BaseException as exc:
-            os.write(2, f"the sandbox could not start the worker: {exc!r}\n".encode())
-        finally:
-            os._exit(127)
-    for fd in pipes:
-        os.close(fd)
+    pid = _fork_student(config, cover(config), pipes)
     while True:  # reap everything; end (and so end the namespace) when the worker ends
         try:
             done, status = os.wait()
@@ -219,13 +270,33 @@ def _init(config: dict[str, Any], pipes: tuple[int, int]) -> int:
             return os.waitstatus_to_exitcode(status)
 
 
+def _fork_student(config: dict[str, Any], home: Path, pipes: tuple[int, int],
+                  *close: int) -> int:
+    """Fork the worker (see ``_student``); this process keeps none of its pipes."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for fd in close:
+                os.close(fd)
+            _student(config, home, pipes)
+        except BaseException as exc:
+            os.write(2, f"the sandbox could not start the worker: {exc!r}\n".encode())
+        finally:
+            os._exit(127)
+    for fd in pipes:
+        os.close(fd)
+    return pid
+
+
 def _student(config: dict[str, Any], home: Path, pipes: tuple[int, int]) -> NoReturn:
-    """Become the student's worker: own uid, limits, a clean environment; then serve."""
+    """Become the student's worker: own uid (root only), limits, a clean environment; serve."""
     os.chdir(home)
-    os.setgroups([])
-    os.setgid(config["gid"])
-    os.setuid(config["uid"])
-    set_limits(config["limits"], processes=True)
+    own_uid = config.get("uid") is not None
+    if own_uid:
+        os.setgroups([])
+        os.setgid(config["gid"])
+        os.setuid(config["uid"])
+    set_limits(config["limits"], processes=own_uid)  # RLIMIT_NPROC counts the whole uid's
     if config.get("probe"):
         os._exit(0)
     os.environ.clear()
@@ -268,9 +339,7 @@ def template(control: int) -> int:
     keepers: set[int] = set()
     _preload(TEMPLATE_MODULES)
     while True:
-        with contextlib.suppress(ChildProcessError):
-            while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
-                keepers.discard(pid)
+        _tidy(keepers)
         try:
             data, fds, _, _ = socket.recv_fds(sock, MAX_REQUEST, 3)
         except TimeoutError:
@@ -280,11 +349,24 @@ def template(control: int) -> int:
         request = json.loads(data)
         if request["op"] == "kill":
             if request["pid"] in keepers:
-                os.kill(request["pid"], signal.SIGKILL)
+                kill_tree(request["pid"])
+            _tidy(keepers)
             sock.send(b"{}")
             continue
         _preload(request.get("preload", ()))
         sock.send(json.dumps(_spawn(sock, request["config"], fds, keepers)).encode())
+
+
+def _tidy(keepers: set[int]) -> None:
+    """Reap ended keepers; kill any other child (orphans of a keeper the student killed)."""
+    with contextlib.suppress(ChildProcessError):
+        while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
+            keepers.discard(pid)
+    strays: set[int] = set()
+    with contextlib.suppress(OSError), open(f"/proc/self/task/{os.getpid()}/children") as f:
+        strays = {int(pid) for pid in f.read().split()} - keepers
+    for pid in strays:
+        kill_tree(pid)
 
 
 def _spawn(sock: socket.socket, config: dict[str, Any], fds: list[int],
@@ -307,7 +389,8 @@ def _spawn(sock: socket.socket, config: dict[str, Any], fds: list[int],
             os.dup2(output, 2)
             os.close(null)
             os.close(output)
-            code = _keeper(config, (to_worker, from_worker), report_w)
+            keeper = _keeper if config["namespaces"] else _group
+            code = keeper(config, (to_worker, from_worker), report_w)
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.write(2, f"the sandbox could not start: {exc!r}\n".encode())
@@ -544,5 +627,3 @@ if __name__ == "__main__":
         sys.exit(template(int(sys.argv[2])))
     elif sys.argv[1] == "probe":
         sys.exit(probe(json.loads(sys.argv[2])))
-    elif sys.argv[1] == "worker":
-        worker_main(int(sys.argv[2]), int(sys.argv[3]))
