@@ -179,6 +179,7 @@ def test_without_namespaces_detached_children_are_still_ended(monkeypatch, kill_
     from wslearn.exercises import sandbox
 
     monkeypatch.setattr(sandbox, "_NAMESPACES", False)
+    monkeypatch.setattr(sandbox, "_student_ids", lambda: None)  # as a grader that is not root
     assert isolation().startswith("own session and process group, rlimits")
     with Sandbox() as box:
         box.start()
@@ -192,6 +193,20 @@ def test_without_namespaces_detached_children_are_still_ended(monkeypatch, kill_
     while (_alive(execed) or _alive(forked)) and time.monotonic() < deadline:
         time.sleep(0.05)  # an orphan of a killed keeper is ended by the template
     assert (_alive(execed), _alive(forked)) == (False, False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the grader is not root: nothing to drop")
+def test_as_root_without_namespaces_student_code_still_runs_as_its_own_uid(monkeypatch):
+    from wslearn.exercises import sandbox
+
+    monkeypatch.setattr(sandbox, "_NAMESPACES", False)
+    assert "own uid" in isolation()
+    with Sandbox() as box:
+        box.start()
+        box.run_cell("import os, signal\nUID = os.getuid()\n", "cell")  # os: preloaded
+        assert box.get("UID") == sandbox._sandbox_ids()[0]
+        with pytest.raises(PermissionError):  # its keeper runs as root: out of reach
+            box.run_cell("os.kill(os.getppid(), signal.SIGKILL)\n", "cell")
 
 
 def test_a_call_and_a_cell_each_have_their_own_wall_limit_and_a_fresh_worker_follows():

@@ -26,7 +26,9 @@ Isolation, best first (``isolation()`` says which one this machine gives):
 - otherwise: the worker runs in its own session below a keeper that is the
   subreaper of its process tree (a detached process stays below it), and the
   whole tree is killed, then any process still carrying the sandbox's token
-  in its environment.
+  in its environment. As root it still runs as a uid of its own: student
+  code never runs as root (``os.kill(-1, SIGKILL)`` as root ends every
+  process on the machine).
 
 Either way each grading process starts one *template* that has imported the
 course's modules and forks each notebook's sandbox from it (see
@@ -124,10 +126,12 @@ class SandboxBroken(RuntimeError):
 
 def isolation() -> str:
     """The isolation this machine gives student code, in words for the gradebook."""
-    return "pid+mount namespaces, own uid, rlimits" if _namespaces() else (
-        "own session and process group, rlimits (no namespaces: "
-        + ("the kernel refused them" if os.geteuid() == 0 else "not root") + ")"
-    )
+    if _namespaces():
+        return "pid+mount namespaces, own uid, rlimits"
+    if os.geteuid() == 0:
+        return "own session and process group, rlimits, own uid (no namespaces: the kernel " \
+               "refused them)"
+    return "own session and process group, rlimits (no namespaces: not root)"
 
 
 _NAMESPACES: bool | None = None
@@ -211,6 +215,16 @@ def _sandbox_ids() -> tuple[int, int]:
     """
     number = SANDBOX_IDS + os.getpid()
     return number, number
+
+
+def _student_ids() -> tuple[int, int] | None:
+    """The ids student code runs as, if not the grader's own: as root, never root.
+
+    Without namespaces too: ``os.kill(-1, SIGKILL)`` as root would end every
+    process on the machine. (The interpreter must then be readable by other
+    users: the worker reports what it cannot import.)
+    """
+    return _sandbox_ids() if os.geteuid() == 0 else None
 
 
 def sandbox_processes(token: str | None = None, namespace: str | None = None) -> list[int]:
@@ -332,14 +346,17 @@ class Sandbox:
         """Ask the template for a sandbox: a keeper, (an init,) and the worker."""
         config: dict[str, Any] = {"limits": dataclasses.asdict(self.limits), "env": env,
                                   "namespaces": _namespaces()}
-        if config["namespaces"]:  # root: own uid, the course covered
-            uid, gid = _sandbox_ids()
+        ids = _student_ids()
+        if ids is not None:
+            config.update(uid=ids[0], gid=ids[1])
+        if config["namespaces"]:  # the course covered
             keep = [Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
                     Path(__file__).resolve().parent.parent]
-            config.update(uid=uid, gid=gid, hide=[str(p) for p in self.hide],
-                          keep=[str(p) for p in keep])
-        else:  # the grader's own uid, a home of its own
+            config.update(hide=[str(p) for p in self.hide], keep=[str(p) for p in keep])
+        else:  # a home of its own
             config["home"] = self._home = tempfile.mkdtemp(prefix="wslearn-sbx-")
+            if "uid" in config:
+                os.chown(self._home, config["uid"], config["gid"])
         reply = _template().ask({"op": "spawn", "config": config, "preload": self.preload}, fds)
         self._keeper = int(reply["pid"])
         self._worker = reply.get("init")  # the worker without namespaces, their init with

@@ -292,11 +292,11 @@ def _student(config: dict[str, Any], home: Path, pipes: tuple[int, int]) -> NoRe
     """Become the student's worker: own uid (root only), limits, a clean environment; serve."""
     os.chdir(home)
     own_uid = config.get("uid") is not None
+    set_limits(config["limits"], processes=own_uid)  # RLIMIT_NPROC counts the whole uid's
     if own_uid:
         os.setgroups([])
         os.setgid(config["gid"])
         os.setuid(config["uid"])
-    set_limits(config["limits"], processes=own_uid)  # RLIMIT_NPROC counts the whole uid's
     if config.get("probe"):
         os._exit(0)
     os.environ.clear()
