@@ -39,6 +39,7 @@ from wslearn.exercises import check
 from wslearn.websocket import WebSocket
 
 browser.warm_up()  # headless Chromium starts in the background; used further down
+plots.load_in_background()  # matplotlib too, for the figures
 
 # %% [markdown]
 # ## Counting bytes
