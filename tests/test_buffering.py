@@ -65,7 +65,15 @@ def runs() -> dict[str, buffering.Run]:
         )
         return {run.name: run for run in results}
 
-    return run(all_senders(), timeout=20)
+    # The timer-driven senders tick every INTERVAL. When the machine stalls this process
+    # (a neighbour's burst, once seen in CI: 23 ticks of an expected 300), nothing was
+    # measured; run the experiments once more, and let the tests judge that run.
+    expected_ticks = DURATION / INTERVAL
+    for _ in range(2):
+        runs = run(all_senders(), timeout=20)
+        if runs["unthrottled"].log.ticks >= 0.8 * expected_ticks:
+            break
+    return runs
 
 
 # --- the consumer is slow, and it is the bottleneck -----------------------------------------
