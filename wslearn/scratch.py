@@ -9,11 +9,12 @@ it and a TCP connection, and keeps time. The opening handshake is
 Theory of operation
 -------------------
 The opening handshake runs on asyncio streams (:func:`accept`, :func:`connect`).
-Then a :class:`Connection` takes the TCP transport over and asyncio calls it
-with each chunk of bytes, which go straight to the protocol object::
+Then a :class:`Connection` takes the TCP transport over; asyncio reads each
+chunk of bytes into its buffer and calls it, and the bytes go straight to the
+protocol object::
 
-    data_received(bytes) --> protocol.receive_data() --> events --+-- Message --> queue --> recv()
-                                                                  +-- Pong    --> wake up ping()
+    buffer_updated(n) --> protocol.receive_data() --> events --+-- Message --> queue --> recv()
+                                                               +-- Pong    --> wake up ping()
     protocol.data_to_send() --> transport.write() (pongs, close replies, send(), ping(), close())
 
 and, with ``ping_interval`` set, a keepalive task: a peer silent for
@@ -160,10 +161,10 @@ class Connection(asyncio.BufferedProtocol):
     :class:`wslearn.connection.Connection` doing the work. After the handshake
     this object takes the TCP transport over from the asyncio streams and is
     called by it (``get_buffer``/``buffer_updated``, ...), so bytes reach the
-    protocol without a task in between. Received messages wait in a queue; after ``max_queue``
-    of them the connection stops reading the socket until ``recv()`` takes
-    some, so a slow handler slows the sender down (TCP flow control) instead of
-    filling memory. ``protocol_options`` (``max_size``, ``max_fragments``,
+    protocol without a task in between. Received messages wait in a queue;
+    after ``max_queue`` of them the connection stops reading the socket until
+    ``recv()`` takes some, so a slow handler slows the sender down (TCP flow
+    control) instead of filling memory. ``protocol_options`` (``max_size``, ``max_fragments``,
     ``pong_for``, ``reassemble``, ``close_reply``) go to the protocol object.
     """
 
@@ -335,7 +336,7 @@ class Connection(asyncio.BufferedProtocol):
         side = "client" if self.client else "server"
         return f"<Connection {side} {self.state.name} subprotocol={self.subprotocol!r}>"
 
-    # -- called by the transport (asyncio.Protocol) --
+    # -- called by the transport (asyncio.BufferedProtocol) --
 
     def get_buffer(self, sizehint: int) -> memoryview:
         # The socket reads straight into one buffer per thread (one event loop
