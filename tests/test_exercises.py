@@ -125,14 +125,20 @@ def do_nothing_answers(exercise: Exercise) -> dict[str, Any]:
     return {says: shaped_like(solution, outcome) for says, outcome in outcomes.items()}
 
 
-@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
-def test_an_answer_that_does_nothing_scores_no_points(exercise):
-    scored = {}
-    for says, answer in do_nothing_answers(exercise).items():
+def points_scored(exercise: Exercise, answers: dict[str, Any]) -> str:
+    """Each of ``answers`` that earned points in ``exercise``, with its report ("" if none)."""
+    scored = []
+    for says, answer in answers.items():
         report = run_checker(exercise.name, answer)
         if report.points:
-            scored[says] = str(report)
-    assert not scored, "\n".join(f"an answer that {says}:\n{text}" for says, text in scored.items())
+            scored.append(f"an answer that {says}: {report.points} points\n{report}")
+    return "\n".join(scored)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_an_answer_that_does_nothing_scores_no_points(exercise):
+    scored = points_scored(exercise, do_nothing_answers(exercise))
+    assert not scored, scored
 
 
 def constant_answers(exercise: Exercise) -> dict[str, Any]:
@@ -156,12 +162,8 @@ def constant_answers(exercise: Exercise) -> dict[str, Any]:
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
 def test_an_answer_that_ignores_its_input_scores_no_points(exercise):
-    scored = {}
-    for says, answer in constant_answers(exercise).items():
-        report = run_checker(exercise.name, answer)
-        if report.points:
-            scored[says] = f"{report.points}: {report}"
-    assert not scored, "\n".join(f"an answer that {says}:\n{text}" for says, text in scored.items())
+    scored = points_scored(exercise, constant_answers(exercise))
+    assert not scored, scored
 
 
 # --- what a case sees of an answer -------------------------------------------------------------
