@@ -8,6 +8,7 @@ each tick (5 ms) offers one 8 KiB message, four times what it can read.
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from typing import Any
 
@@ -47,6 +48,18 @@ def latest_delay_bound() -> float:
     return on_wire / RATE + 0.005 + 0.1
 
 
+async def loop_keeps_time(limit: float = 10.0) -> None:
+    """Return once 20 sleeps of INTERVAL take at most twice their time, or after ``limit`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while loop.time() < deadline:
+        start = loop.time()
+        for _ in range(20):
+            await asyncio.sleep(INTERVAL)
+        if loop.time() - start <= 2 * 20 * INTERVAL:
+            return
+
+
 @pytest.fixture(scope="module")
 def runs() -> dict[str, buffering.Run]:
     """Every sender for DURATION seconds, side by side, each against its own consumer."""
@@ -65,11 +78,15 @@ def runs() -> dict[str, buffering.Run]:
         )
         return {run.name: run for run in results}
 
-    # The timer-driven senders tick every INTERVAL. When the machine stalls this process
-    # (a neighbour's burst, once seen in CI: 23 ticks of an expected 300), nothing was
-    # measured; run the experiments once more, and let the tests judge that run.
+    # The timer-driven senders tick every INTERVAL. When something stalls this process (two
+    # clean-clone CI runs of five saw 23 and 40-48 ticks of an expected 300, right after the
+    # browser tests), nothing was measured. So each attempt first collects garbage and waits
+    # (at most 10 s) until the loop keeps time, and a starved attempt is run again, at most
+    # three in all; the tests judge the last one.
     expected_ticks = DURATION / INTERVAL
-    for _ in range(2):
+    for _ in range(3):
+        gc.collect()
+        run(loop_keeps_time(), timeout=15)
         runs = run(all_senders(), timeout=20)
         if runs["unthrottled"].log.ticks >= 0.8 * expected_ticks:
             break
